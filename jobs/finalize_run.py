@@ -1,0 +1,83 @@
+"""Glue job (Python shell): assemble a run's manifest from its jobs' reports and record its status.
+
+The state machine calls it last on success and from its Catch path on failure, so the manifest is
+written on AWS exactly as locally. Needs no Spark.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
+from jobs.runtime import resolve_options
+from jobs.storage import list_files, read_json, write_json
+
+REQUIRED_ARGS = ["run_date", "status"]
+OPTIONAL_ARGS = {**COMMON_OPTIONAL_ARGS, "error": None, "cause": None}
+COUNT_FIELDS = ("bronze_rows", "silver_rows", "quarantined_rows", "duplicate_rows")
+
+
+def _failure_message(error: str | None, cause: str | None) -> str | None:
+    """Step Functions hands over the Cause as JSON text for Glue task failures: pull the message."""
+    if not error and not cause:
+        return None
+    message = cause or ""
+    try:
+        parsed = json.loads(message)
+        if isinstance(parsed, dict):
+            message = parsed.get("ErrorMessage") or parsed.get("errorMessage") or message
+    except (TypeError, ValueError):
+        pass
+    return f"{error}: {message}" if error else message
+
+
+def build_manifest(pipeline: str, run_date: str, run_id: str, status: str, reports: list[dict[str, Any]],
+                   error: str | None = None, cause: str | None = None) -> dict[str, Any]:
+    datasets = {r["dataset"]: r for r in reports if r.get("job") == "bronze_to_silver"}
+    others = {r["job"]: r for r in reports if r.get("job") != "bronze_to_silver"}
+    reconciled = all(
+        r["bronze_rows"] == r["silver_rows"] + r["quarantined_rows"] + r["duplicate_rows"] for r in datasets.values())
+    totals = {field: sum(r[field] for r in datasets.values()) for field in COUNT_FIELDS}
+    return {
+        "pipeline": pipeline,
+        "run_date": run_date,
+        "run_id": run_id,
+        "status": status,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "error": _failure_message(error, cause),
+        "reconciled": reconciled,
+        "totals": totals,
+        "datasets": {
+            name: {**{f: r[f] for f in COUNT_FIELDS},
+                   **{k: v for k, v in r.items() if k not in COUNT_FIELDS and k not in ("job", "dataset")}}
+            for name, r in sorted(datasets.items())
+        },
+        "jobs": others,
+    }
+
+
+def run(_spark: Any, args: dict[str, Any]) -> dict[str, Any]:
+    ctx = JobContext.from_args(args)
+    reports_dir = ctx.layout.run_reports_dir(ctx.pipeline, ctx.run_date, ctx.run_id)
+    reports = [read_json(path) for path in list_files(reports_dir, (".json",))]
+    status = str(args["status"]).upper()
+    if status not in ("SUCCEEDED", "FAILED"):
+        raise ValueError(f"--status must be SUCCEEDED or FAILED, got {args['status']!r}")
+    manifest = build_manifest(ctx.pipeline, ctx.run_date.isoformat(), ctx.run_id, status, reports,
+                              args.get("error"), args.get("cause"))
+    path = ctx.layout.manifest(ctx.pipeline, ctx.run_date, ctx.run_id)
+    write_json(path, manifest)
+    manifest["manifest_path"] = path
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> None:
+    import sys
+
+    run(None, resolve_options(sys.argv if argv is None else argv, REQUIRED_ARGS, OPTIONAL_ARGS))
+
+
+if __name__ == "__main__":
+    main()

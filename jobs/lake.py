@@ -1,0 +1,89 @@
+"""Every path in the lake, derived in one place.
+
+Locally the layers are folders under one root (`./lake` by default); on AWS each layer is its own
+bucket and the jobs get the roots as arguments (`--bronze_root s3://...`). Nothing else in the code
+builds a lake path by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+DEFAULT_LAKE_ROOT = "lake"
+LAYERS = ("bronze", "silver", "gold", "quarantine", "ops")
+
+
+def _join(root: str, *parts: str) -> str:
+    return "/".join([root.rstrip("/"), *parts])
+
+
+def partition_path(day: date) -> str:
+    """The silver partition folder for an event date: `year=YYYY/month=MM/day=DD`."""
+    return f"year={day:%Y}/month={day:%m}/day={day:%d}"
+
+
+@dataclass(frozen=True)
+class LakeLayout:
+    bronze: str
+    silver: str
+    gold: str
+    quarantine: str
+    ops: str
+
+    @classmethod
+    def from_root(cls, root: str = DEFAULT_LAKE_ROOT) -> LakeLayout:
+        root = root.rstrip("/") or "/"
+        return cls(**{layer: _join(root, layer) for layer in LAYERS})
+
+    @classmethod
+    def from_args(cls, args: dict[str, Any]) -> LakeLayout:
+        """`--lake_root` (local) or per-layer `--bronze_root` ... `--ops_root` (AWS) job arguments."""
+        base = cls.from_root(str(args.get("lake_root") or DEFAULT_LAKE_ROOT))
+        overrides = {layer: args[f"{layer}_root"] for layer in LAYERS if args.get(f"{layer}_root")}
+        return cls(**{**base.__dict__, **overrides})
+
+    def as_args(self) -> dict[str, str]:
+        return {f"--{layer}_root": getattr(self, layer) for layer in LAYERS}
+
+    # bronze
+    def bronze_dataset(self, dataset: str) -> str:
+        return _join(self.bronze, dataset)
+
+    def bronze_ingest(self, dataset: str, ingest_date: date) -> str:
+        return _join(self.bronze, dataset, f"ingest_date={ingest_date:%Y-%m-%d}")
+
+    # silver / gold
+    def silver_table(self, dataset: str) -> str:
+        return _join(self.silver, dataset)
+
+    def gold_table(self, table: str) -> str:
+        return _join(self.gold, table)
+
+    def staging(self, table_root: str, run_id: str) -> str:
+        """Where a run writes before publishing; `_`-prefixed so Spark readers skip it."""
+        return _join(table_root, "_staging", run_id)
+
+    # quarantine
+    def quarantine_table(self, dataset: str) -> str:
+        return _join(self.quarantine, dataset)
+
+    def quarantine_ingest(self, dataset: str, ingest_date: date) -> str:
+        return _join(self.quarantine, dataset, f"ingest_date={ingest_date:%Y-%m-%d}")
+
+    # ops: manifests, job reports, alerts, quality results, data docs
+    def job_report(self, pipeline: str, run_date: date, run_id: str, name: str) -> str:
+        return _join(self.ops, "runs", pipeline, f"run_date={run_date:%Y-%m-%d}", run_id, f"{name}.json")
+
+    def run_reports_dir(self, pipeline: str, run_date: date, run_id: str) -> str:
+        return _join(self.ops, "runs", pipeline, f"run_date={run_date:%Y-%m-%d}", run_id)
+
+    def manifest(self, pipeline: str, run_date: date, run_id: str) -> str:
+        return _join(self.ops, "manifests", pipeline, f"run_date={run_date:%Y-%m-%d}", f"{run_id}.json")
+
+    def manifests_root(self) -> str:
+        return _join(self.ops, "manifests")
+
+    def alerts(self) -> str:
+        return _join(self.ops, "alerts")

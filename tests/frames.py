@@ -1,0 +1,26 @@
+"""DataFrame assertions that print a readable, row-by-row diff when they fail."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pyspark.sql import DataFrame
+
+
+def rows(df: DataFrame, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    selected = df.select(*columns) if columns else df
+    return sorted((r.asDict(recursive=True) for r in selected.collect()), key=repr)
+
+
+def assert_rows(df: DataFrame, expected: Iterable[dict[str, Any]], columns: Sequence[str] | None = None) -> None:
+    """Compare a DataFrame with expected rows (order-insensitive) on `columns` (default: expected keys)."""
+    expected = list(expected)
+    columns = list(columns or (expected[0].keys() if expected else df.columns))
+    actual = rows(df, columns)
+    wanted = sorted(({c: e.get(c) for c in columns} for e in expected), key=repr)
+    if actual != wanted:
+        diff = "\n".join(difflib.unified_diff([repr(r) for r in wanted], [repr(r) for r in actual],
+                                              "expected", "actual", lineterm=""))
+        raise AssertionError(f"DataFrame rows differ on {columns}:\n{diff}")

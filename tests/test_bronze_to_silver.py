@@ -1,0 +1,161 @@
+"""The bronze_to_silver job on small hand-written bronze folders."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jobs import bronze_to_silver
+from jobs.bronze import BronzeReadError
+from jobs.contracts import contracts_dir
+from tests.frames import assert_rows
+
+HEADER = ["transaction_id", "customer_id", "card_number", "amount", "currency", "merchant_id",
+          "merchant_category", "event_time", "channel", "ip_address", "is_fraud"]
+
+
+def txn(tid: str, ts: str, amount: str = "10.00", customer: str = "C00000001") -> list[str]:
+    return [tid, customer, "4111111111111111", amount, "usd", "M000001", "grocery", ts, "online", "10.0.0.1", "false"]
+
+
+def write_csv(lake: Path, day: str, rows: list[list[str]], name: str = "t.csv", header=HEADER) -> None:
+    folder = lake / "bronze" / "transactions" / f"ingest_date={day}"
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / name).open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def customer(cid: str, updated: str, segment: str = "consumer", **extra) -> dict:
+    return {"customer_id": cid, "first_name": "Ann", "last_name": "Lee", "email": "a@x.com", "country": "US",
+            "segment": segment, "created_at": "2023-06-01T00:00:00Z", "updated_at": updated, **extra}
+
+
+def write_jsonl(lake: Path, dataset: str, day: str, records: list[dict | str]) -> None:
+    folder = lake / "bronze" / dataset / f"ingest_date={day}"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
+    (folder / f"{dataset}.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def run_job(spark, lake: Path, dataset: str, day: str, run_id: str = "run-1") -> dict:
+    return bronze_to_silver.run(spark, {"dataset": dataset, "run_date": day, "lake_root": str(lake),
+                                        "run_id": run_id})
+
+
+def silver(spark, lake: Path, dataset: str):
+    return spark.read.parquet(str(lake / "silver" / dataset))
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_counts_reconcile_and_every_flaw_is_quarantined_with_its_reason(spark, tmp_path):
+    write_csv(tmp_path, "2024-01-03", [
+        txn("T00000000000A", "2024-01-03T10:00:00Z"),
+        txn("T00000000000A", "2024-01-03T10:00:00Z"),              # exact duplicate
+        txn("T00000000000B", "2024-01-03T11:00:00Z", amount="abc"),  # wrong type
+        txn("T00000000000C", "2024-01-01T09:00:00Z"),              # late arrival
+        txn("T00000000000D", "2024-01-03T12:00:00Z", customer=""),  # missing required
+        ["T00000000000E", "C00000001", "4111"],                     # wrong number of fields
+    ])
+    report = run_job(spark, tmp_path, "transactions", "2024-01-03")
+    assert (report["bronze_rows"], report["silver_rows"], report["quarantined_rows"], report["duplicate_rows"]) == (
+        6, 2, 3, 1)
+    assert report["quarantined_by_reason"] == {
+        "malformed_record": 1, "missing_required:customer_id": 1, "type_mismatch:amount": 1}
+    assert sorted(report["partitions_published"]) == ["year=2024/month=01/day=01", "year=2024/month=01/day=03"]
+    assert_rows(silver(spark, tmp_path, "transactions"), [
+        {"transaction_id": "T00000000000A", "day": "03", "_ingest_date": __import__("datetime").date(2024, 1, 3)},
+        {"transaction_id": "T00000000000C", "day": "01", "_ingest_date": __import__("datetime").date(2024, 1, 3)},
+    ])
+    quarantine = spark.read.parquet(report["quarantine_path"])
+    assert_rows(quarantine, [
+        {"record_key": "T00000000000B", "reason": "type_mismatch:amount"},
+        {"record_key": "T00000000000D", "reason": "missing_required:customer_id"},
+        {"record_key": "", "reason": "malformed_record"},
+    ])
+    malformed = quarantine.where("reason = 'malformed_record'").first()
+    assert malformed["raw_record"].startswith("T00000000000E,C00000001,4111")
+    assert malformed["source_file"].endswith("ingest_date=2024-01-03/t.csv")
+
+
+def test_a_newer_version_replaces_the_older_one_across_ingests_and_partitions(spark, tmp_path):
+    write_jsonl(tmp_path, "customers", "2024-01-01", [customer("C00000001", "2024-01-01T08:00:00Z"),
+                                                       customer("C00000002", "2024-01-01T09:00:00Z")])
+    run_job(spark, tmp_path, "customers", "2024-01-01")
+    write_jsonl(tmp_path, "customers", "2024-01-03", [customer("C00000001", "2024-01-03T08:00:00Z", "premium")])
+    report = run_job(spark, tmp_path, "customers", "2024-01-03", run_id="run-2")
+    assert report["silver_rows"] == 1
+    assert sorted(report["partitions_published"]) == ["year=2024/month=01/day=01", "year=2024/month=01/day=03"]
+    assert_rows(silver(spark, tmp_path, "customers"), [
+        {"customer_id": "C00000001", "segment": "premium", "day": "03", "_run_id": "run-2"},
+        {"customer_id": "C00000002", "segment": "consumer", "day": "01", "_run_id": "run-1"},
+    ])
+
+
+def test_an_older_version_arriving_late_is_a_duplicate_and_changes_nothing(spark, tmp_path):
+    write_jsonl(tmp_path, "customers", "2024-01-03", [customer("C00000001", "2024-01-03T08:00:00Z", "premium")])
+    run_job(spark, tmp_path, "customers", "2024-01-03")
+    before = tree_digest(tmp_path / "silver")
+    write_jsonl(tmp_path, "customers", "2024-01-04", [customer("C00000001", "2024-01-02T08:00:00Z")])
+    report = run_job(spark, tmp_path, "customers", "2024-01-04", run_id="run-2")
+    assert (report["silver_rows"], report["duplicate_rows"], report["duplicates_superseded_by_silver"]) == (0, 1, 1)
+    assert tree_digest(tmp_path / "silver") == before
+
+
+def test_rerunning_a_date_gives_the_same_rows(spark, tmp_path):
+    write_jsonl(tmp_path, "customers", "2024-01-01", [customer("C00000001", "2024-01-01T08:00:00Z")])
+    run_job(spark, tmp_path, "customers", "2024-01-01")
+    write_jsonl(tmp_path, "customers", "2024-01-02", [customer("C00000001", "2024-01-02T08:00:00Z", "premium"),
+                                                       customer("C00000003", "2024-01-01T23:00:00Z"),
+                                                       '{"customer_id": "C0000000', customer("bad", "x")])
+    first = run_job(spark, tmp_path, "customers", "2024-01-02", run_id="run-2")
+    data_columns = [c for c in silver(spark, tmp_path, "customers").columns if c not in ("_run_id", "_processed_at")]
+    snapshot = silver(spark, tmp_path, "customers").select(*data_columns).collect()
+    second = run_job(spark, tmp_path, "customers", "2024-01-02", run_id="run-3")
+    assert_rows(silver(spark, tmp_path, "customers"), [r.asDict() for r in snapshot], data_columns)
+    for field in ("bronze_rows", "silver_rows", "quarantined_rows", "duplicate_rows", "quarantined_by_reason"):
+        assert first[field] == second[field], field
+    quarantine = spark.read.parquet(str(tmp_path / "quarantine" / "customers"))
+    assert quarantine.count() == first["quarantined_rows"] == 2  # replaced, not appended
+
+
+def test_refused_new_column_fails_before_publishing(spark, tmp_path, monkeypatch):
+    override = tmp_path / "contracts"
+    override.mkdir()
+    doc = yaml.safe_load((contracts_dir() / "customers.yaml").read_text())
+    doc["drift"]["new_columns"] = "fail"
+    (override / "customers.yaml").write_text(yaml.safe_dump(doc))
+    write_jsonl(tmp_path, "customers", "2024-01-01", [customer("C00000001", "2024-01-01T08:00:00Z")])
+    run_job(spark, tmp_path, "customers", "2024-01-01")
+    before = tree_digest(tmp_path / "silver")
+    monkeypatch.setenv("LAKEHOUSE_CONTRACTS_DIR", str(override))
+    write_jsonl(tmp_path, "customers", "2024-01-02",
+                [customer("C00000001", "2024-01-02T08:00:00Z", notes="call me at a@b.com")])
+    with pytest.raises(bronze_to_silver.SchemaDriftError, match=r"notes in .*ingest_date=2024-01-02/customers.jsonl"):
+        run_job(spark, tmp_path, "customers", "2024-01-02", run_id="run-2")
+    assert tree_digest(tmp_path / "silver") == before
+
+
+def test_csv_files_with_different_headers_are_read_each_with_its_own(spark, tmp_path):
+    write_csv(tmp_path, "2024-01-03", [txn("T00000000000A", "2024-01-03T10:00:00Z")])
+    write_csv(tmp_path, "2024-01-03", [[*txn("T00000000000F", "2024-01-03T10:00:00Z"), "SPRING"],
+                                       [*txn("T000000000001", "2024-01-03T10:00:00Z"), ""]],
+              name="partner.csv", header=[*HEADER, "promo_code"])
+    report = run_job(spark, tmp_path, "transactions", "2024-01-03")
+    assert report["quarantined_by_reason"] == {"unexpected_column:promo_code": 1}
+    assert report["silver_rows"] == 2  # an empty value in the new column is not drift
+
+
+def test_no_bronze_files_is_a_clear_error(spark, tmp_path):
+    with pytest.raises(BronzeReadError, match=r"dataset transactions: no csv files in .*ingest_date=2024-01-09"):
+        run_job(spark, tmp_path, "transactions", "2024-01-09")

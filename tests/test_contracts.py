@@ -1,0 +1,65 @@
+from pathlib import Path
+
+import pytest
+from pyspark.sql import types as T
+
+from jobs.contracts import ContractError, list_datasets, load_contract, parse_contract
+
+ISSUE_FIELDS = {
+    "customers": "customer_id, first_name, last_name, email, phone, ssn, date_of_birth, street, city, state, "
+                 "postal_code, country, segment, created_at, updated_at",
+    "transactions": "transaction_id, customer_id, card_number, amount, currency, merchant_id, merchant_category, "
+                    "event_time, channel, ip_address, is_fraud",
+    "support_tickets": "ticket_id, customer_id, created_at, channel, subject, body",
+}
+
+
+def minimal(**overrides):
+    doc = {"name": "d", "format": "jsonl", "key": ["id"], "event_time": "ts",
+           "columns": [{"name": "id", "type": "string"}, {"name": "ts", "type": "timestamp"}]}
+    doc.update(overrides)
+    return doc
+
+
+@pytest.mark.parametrize("dataset", sorted(ISSUE_FIELDS))
+def test_shipped_contracts_keep_the_agreed_field_names(dataset):
+    contract = load_contract(dataset)
+    assert contract.column_names == [f.strip() for f in ISSUE_FIELDS[dataset].split(",")]
+    assert set(contract.key) <= set(contract.column_names)
+
+
+def test_shipped_contracts_are_discovered():
+    assert list_datasets() == sorted(ISSUE_FIELDS)
+
+
+def test_types_are_parsed_to_spark_types():
+    contract = load_contract("transactions")
+    schema = {f.name: f.dataType for f in contract.typed_schema.fields}
+    assert schema["amount"] == T.DecimalType(12, 2)
+    assert schema["event_time"] == T.TimestampType()
+    assert schema["is_fraud"] == T.BooleanType()
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"format": "xml"}, "format must be one of"),
+    ({"key": ["nope"]}, "'nope' is not declared"),
+    ({"event_time": "id"}, "must be timestamp or date"),
+    ({"columns": [{"name": "id", "type": "strng"}, {"name": "ts", "type": "timestamp"}]}, "unknown type 'strng'"),
+    ({"columns": [{"name": "id", "type": "string", "requird": True},
+                  {"name": "ts", "type": "timestamp"}]}, "unknown column field(s) ['requird']"),
+    ({"drift": {"new_columns": "maybe"}}, "drift.new_columns"),
+    ({"drift": {"type_change": "cast_to_null"}}, "never cast to null"),
+    ({"columns": [{"name": "id", "type": "string", "pii": "encrypt"},
+                  {"name": "ts", "type": "timestamp"}]}, "pii must be one of"),
+])
+def test_invalid_contracts_fail_naming_file_and_field(change, message):
+    with pytest.raises(ContractError) as error:
+        parse_contract(minimal(**change), "contracts/d.yaml")
+    assert "contracts/d.yaml" in str(error.value)
+    assert message in str(error.value)
+
+
+def test_missing_contract_names_the_known_datasets(tmp_path: Path):
+    (tmp_path / "a.yaml").write_text("name: a\n")
+    with pytest.raises(ContractError, match="known datasets: a"):
+        load_contract("b", tmp_path)

@@ -89,6 +89,8 @@ def build_local_spark(app_name: str = "lakehouse", shuffle_partitions: int = 8,
     ensure_java()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    log_config = Path(__file__).with_name("log4j2.properties")
     builder = (
         SparkSession.builder.master(os.environ.get("LAKEHOUSE_SPARK_MASTER", "local[2]"))
         .appName(app_name)
@@ -97,7 +99,8 @@ def build_local_spark(app_name: str = "lakehouse", shuffle_partitions: int = 8,
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.adaptive.enabled", "true")
-        .config("spark.driver.extraJavaOptions", "-Dio.netty.tryReflectionSetAccessible=true")
+        .config("spark.driver.extraJavaOptions",
+                f"-Dio.netty.tryReflectionSetAccessible=true -Dlog4j.configurationFile=file:{log_config}")
     )
     for key, value in {**PORTABLE_SPARK_CONF, **(extra_conf or {})}.items():
         builder = builder.config(key, value)

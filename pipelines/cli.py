@@ -1,0 +1,161 @@
+"""The `lakehouse` command: generate data, run and backfill pipelines locally, and inspect runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
+
+from jobs.job_context import parse_date
+from jobs.lake import DEFAULT_LAKE_ROOT, LakeLayout
+
+
+def _date(value: str) -> date:
+    try:
+        return parse_date(value, "date")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_lake_root(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lake-root", type=Path, default=Path(DEFAULT_LAKE_ROOT),
+                        help="local lake folder (default: ./lake)")
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from pipelines.synthetic import generate
+
+    report = generate(args.lake_root, args.start, args.days, args.rows_per_day, seed=args.seed, dirty=args.dirty)
+    print(report.render() if hasattr(report, "render") else report)
+    return 0
+
+
+def _print_run(run) -> None:  # noqa: ANN001 - PipelineRun, imported lazily
+    from pipelines.summary import manifest_lines
+
+    if run.manifest:
+        print("\n".join(manifest_lines(run.manifest)))
+        print(f"  manifest: {run.manifest_path}")
+    else:
+        print(f"{run.pipeline} {run.run_date} run {run.run_id}: {run.status}")
+    if run.status != "SUCCEEDED":
+        print(f"FAILED: {run.error_message}", file=sys.stderr)
+        for alert in run.alerts:
+            print(f"  alert written: {alert}", file=sys.stderr)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipelines.local_run import local_pipelines
+
+    with local_pipelines(args.lake_root) as pipelines:
+        run = pipelines.run(args.pipeline, args.date)
+    _print_run(run)
+    return 0 if run.status == "SUCCEEDED" else 1
+
+
+def dates_between(start: date, end: date) -> list[date]:
+    if end < start:
+        raise SystemExit(f"--end {end} is before --start {start}")
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from pipelines.backfill import backfill
+
+    return backfill(args.pipeline, args.lake_root, dates_between(args.start, args.end), force=args.force,
+                    dry_run=args.dry_run)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from pipelines.summary import recent_manifests, status_line
+
+    manifests = recent_manifests(args.lake_root, args.limit)
+    if not manifests:
+        print(f"no runs recorded under {LakeLayout.from_root(str(args.lake_root)).manifests_root()}")
+        return 0
+    for manifest in manifests:
+        print(status_line(manifest))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """`make run`: generate a few dirty days, run ingestion over them, show what each layer holds."""
+    from pipelines.backfill import backfill
+    from pipelines.summary import layer_summary
+    from pipelines.synthetic import generate
+
+    start = args.start
+    print(f"== generating {args.days} days of bronze data ({args.rows_per_day:,} transactions/day, dirty) ==")
+    report = generate(args.lake_root, start, args.days, args.rows_per_day, seed=args.seed, dirty=True)
+    print(report.render() if hasattr(report, "render") else report)
+    print("\n== ingestion: bronze → silver → gold, through state_machines/ingestion.asl.json ==")
+    code = backfill("ingestion", args.lake_root, dates_between(start, start + timedelta(days=args.days - 1)),
+                    force=True)
+    print("\n== what the lake holds ==")
+    print("\n".join(layer_summary(args.lake_root)))
+    layout = LakeLayout.from_root(str(args.lake_root))
+    print(f"\nRun manifests: {layout.manifests_root()}   alerts: {layout.alerts()}")
+    print(f"Recent runs:   lakehouse status --lake-root {args.lake_root}")
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write synthetic bronze data")
+    _add_lake_root(gen)
+    gen.add_argument("--start", type=_date, required=True)
+    gen.add_argument("--days", type=int, required=True)
+    gen.add_argument("--rows-per-day", type=int, required=True)
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--dirty", action="store_true", help="add the flaws real feeds have")
+    gen.set_defaults(func=cmd_generate)
+
+    run = sub.add_parser("run", help="run a pipeline for one date through its state machine (locally)")
+    run.add_argument("pipeline", choices=_pipelines())
+    _add_lake_root(run)
+    run.add_argument("--date", type=_date, required=True)
+    run.set_defaults(func=cmd_run)
+
+    back = sub.add_parser("backfill", help="run a pipeline over a date range, skipping dates already succeeded")
+    back.add_argument("pipeline", choices=_pipelines())
+    _add_lake_root(back)
+    back.add_argument("--start", type=_date, required=True)
+    back.add_argument("--end", type=_date, required=True)
+    back.add_argument("--force", action="store_true", help="re-run dates that already succeeded")
+    back.add_argument("--resume", action="store_true",
+                      help="continue an interrupted backfill (the default: succeeded dates are skipped)")
+    back.add_argument("--dry-run", action="store_true", help="print what would run and stop")
+    back.set_defaults(func=cmd_backfill)
+
+    status = sub.add_parser("status", help="recent runs, one line each")
+    _add_lake_root(status)
+    status.add_argument("--limit", type=int, default=20)
+    status.set_defaults(func=cmd_status)
+
+    demo = sub.add_parser("demo", help="generate data and run the pipelines end to end (what `make run` does)")
+    _add_lake_root(demo)
+    demo.add_argument("--start", type=_date, default=date(2024, 1, 1))
+    demo.add_argument("--days", type=int, default=3)
+    demo.add_argument("--rows-per-day", type=int, default=2000)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _pipelines() -> list[str]:
+    from pipelines.registry import PIPELINES
+
+    return sorted(PIPELINES)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

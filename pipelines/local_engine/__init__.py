@@ -1,0 +1,29 @@
+"""Local Step Functions engine: checked-in ASL executed by moto's interpreter, Glue routed to Python.
+
+Importing this package checks that moto is exactly the version its patches were written for.
+"""
+
+from pipelines.local_engine.engine import ExecutionFailedError, ExecutionResult, LocalStepFunctions
+from pipelines.local_engine.glue_runs import GlueRun, GlueRunner, TransientGlueError
+from pipelines.local_engine.history import render_history
+from pipelines.local_engine.moto_patches import (
+    PINNED_MOTO_VERSION,
+    UnsupportedMotoVersion,
+    require_moto_version,
+)
+from pipelines.local_engine.substitutions import UnresolvedPlaceholderError, render_definition
+
+__all__ = [
+    "PINNED_MOTO_VERSION",
+    "ExecutionFailedError",
+    "ExecutionResult",
+    "GlueRun",
+    "GlueRunner",
+    "LocalStepFunctions",
+    "TransientGlueError",
+    "UnresolvedPlaceholderError",
+    "UnsupportedMotoVersion",
+    "render_definition",
+    "render_history",
+    "require_moto_version",
+]

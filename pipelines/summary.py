@@ -1,0 +1,80 @@
+"""What the lake holds, layer by layer, and where to look: printed after runs and by `make run`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from jobs.lake import LakeLayout
+from jobs.storage import list_files, list_subdirs, read_json
+
+
+def _count_lines(path: str) -> int:
+    with open(path, "rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def _parquet_rows(files: list[str]) -> int:
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
+def layer_summary(lake_root: Path) -> list[str]:
+    """One line per table: files/partitions and rows, read from file metadata (no Spark needed)."""
+    layout = LakeLayout.from_root(str(lake_root))
+    lines = [f"Lake at {Path(lake_root).resolve()}"]
+    lines.append(f"  bronze      {layout.bronze}")
+    for dataset in list_subdirs(layout.bronze):
+        files = list_files(layout.bronze_dataset(dataset))
+        ingests = len(list_subdirs(layout.bronze_dataset(dataset)))
+        records = sum(_count_lines(f) for f in files) - sum(1 for f in files if f.endswith(".csv"))
+        lines.append(f"    {dataset:<24} {ingests:>3} ingest dates  {len(files):>4} files  {records:>10,} records")
+    for name, root in (("silver", layout.silver), ("gold", layout.gold)):
+        lines.append(f"  {name:<11} {root}")
+        for table in list_subdirs(root):
+            files = list_files(f"{root}/{table}", (".parquet",))
+            partitions = {str(Path(f).parent) for f in files}
+            lines.append(f"    {table:<24} {len(partitions):>3} partitions    {len(files):>4} files  "
+                         f"{_parquet_rows(files):>10,} rows")
+    lines.append(f"  quarantine  {layout.quarantine}")
+    for dataset in list_subdirs(layout.quarantine):
+        files = list_files(layout.quarantine_table(dataset), (".parquet",))
+        lines.append(f"    {dataset:<24} {_parquet_rows(files):>10,} rows (reasons per run in the manifests)")
+    return lines
+
+
+def manifest_lines(manifest: dict[str, Any]) -> list[str]:
+    lines = [f"{manifest['pipeline']} {manifest['run_date']} run {manifest['run_id']}: {manifest['status']}"]
+    for name, counts in manifest.get("datasets", {}).items():
+        reasons = Counter(counts.get("quarantined_by_reason", {}))
+        top = ", ".join(f"{reason} {n}" for reason, n in reasons.most_common(3))
+        lines.append(f"  {name:<16} bronze {counts['bronze_rows']:>9,} = silver {counts['silver_rows']:>9,}"
+                     f" + quarantined {counts['quarantined_rows']:>7,} + duplicates {counts['duplicate_rows']:>7,}"
+                     + (f"   [{top}]" if top else ""))
+    for job, report in manifest.get("jobs", {}).items():
+        tables = report.get("tables", {})
+        if tables:
+            shown = ", ".join(f"{t} {info.get('rows', '?'):,} rows" if isinstance(info.get("rows"), int)
+                              else t for t, info in tables.items())
+            lines.append(f"  {job:<16} {shown}")
+    if manifest.get("error"):
+        lines.append(f"  error: {manifest['error']}")
+    return lines
+
+
+def recent_manifests(lake_root: Path, limit: int = 20) -> list[dict[str, Any]]:
+    layout = LakeLayout.from_root(str(lake_root))
+    manifests = [read_json(p) for p in list_files(layout.manifests_root(), (".json",))]
+    manifests.sort(key=lambda m: (m.get("finished_at") or "", m.get("run_id") or ""), reverse=True)
+    return manifests[:limit]
+
+
+def status_line(manifest: dict[str, Any]) -> str:
+    totals = manifest.get("totals", {})
+    counts = (f"bronze {totals.get('bronze_rows', 0):,} silver {totals.get('silver_rows', 0):,} "
+              f"quarantined {totals.get('quarantined_rows', 0):,} duplicates {totals.get('duplicate_rows', 0):,}")
+    error = f"  {str(manifest['error'])[:160]}" if manifest.get("error") else ""
+    return (f"{manifest.get('finished_at', '?'):<25} {manifest['pipeline']:<16} {manifest['run_date']}  "
+            f"{manifest['status']:<9} {manifest['run_id']:<34} {counts}{error}")

@@ -1,0 +1,85 @@
+"""The ingestion state machine run end to end on moto's interpreter with the real jobs."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pipelines import cli
+from pipelines.local_run import local_pipelines
+from tests.test_bronze_to_silver import customer, txn, write_csv, write_jsonl
+
+pytestmark = pytest.mark.integration
+
+DAY = "2024-01-03"
+
+
+def ticket(tid: str, created: str) -> dict:
+    return {"ticket_id": tid, "customer_id": "C00000001", "created_at": created, "channel": "email",
+            "subject": "Double charge", "body": "My card was charged twice yesterday."}
+
+
+def small_lake(root: Path) -> Path:
+    write_jsonl(root, "customers", DAY, [customer("C00000001", "2024-01-02T08:00:00Z"),
+                                         customer("C00000002", "2024-01-03T08:00:00Z", "premium"),
+                                         '{"customer_id": "C000'])
+    write_csv(root, DAY, [txn("T00000000000A", "2024-01-03T10:00:00Z"),
+                          txn("T00000000000A", "2024-01-03T10:00:00Z"),
+                          txn("T00000000000B", "2024-01-02T10:00:00Z", amount="12,50 EUR"),
+                          txn("T00000000000C", "2024-01-03T11:00:00Z", customer="C00000002")])
+    write_jsonl(root, "support_tickets", DAY, [ticket("K0000000001", "2024-01-03T09:00:00Z")])
+    return root
+
+
+def test_ingestion_succeeds_and_the_manifest_reconciles(spark, tmp_path):
+    lake = small_lake(tmp_path)
+    with local_pipelines(lake, spark_factory=lambda: spark) as pipelines:
+        run = pipelines.run("ingestion", date(2024, 1, 3))
+    assert run.status == "SUCCEEDED", run.execution.render_history()
+    manifest = json.loads(Path(run.manifest_path).read_text())
+    assert (manifest["pipeline"], manifest["run_date"], manifest["status"]) == ("ingestion", DAY, "SUCCEEDED")
+    assert manifest["run_id"] == "ingestion-2024-01-03"
+    for name, counts in manifest["datasets"].items():
+        assert counts["bronze_rows"] == counts["silver_rows"] + counts["quarantined_rows"] + counts["duplicate_rows"], name
+    assert manifest["datasets"]["transactions"]["duplicate_rows"] == 1
+    assert manifest["datasets"]["transactions"]["quarantined_by_reason"] == {"type_mismatch:amount": 1}
+    assert manifest["datasets"]["customers"]["quarantined_by_reason"] == {"malformed_record": 1}
+    entered = [e["stateEnteredEventDetails"]["name"] for e in run.execution.history
+               if e["type"].endswith("StateEntered")]
+    assert entered[0] == "PromoteDatasets" and "SilverToGold" in entered and "FinalizeRun" in entered
+    assert [r.arguments["--dataset"] for r in run.execution.glue_runs if "--dataset" in r.arguments] == [
+        "customers", "support_tickets", "transactions"]
+    assert (lake / "gold" / "customer_features" / "as_of_date=2024-01-03").is_dir()
+
+
+def test_a_failed_run_names_dataset_file_and_reason_alerts_and_exits_non_zero(spark, tmp_path, capsys):
+    lake = small_lake(tmp_path)
+    (lake / "bronze" / "transactions" / f"ingest_date={DAY}" / "t.csv").rename(
+        lake / "bronze" / "transactions" / f"ingest_date={DAY}" / "t.txt")
+    code = cli.main(["run", "ingestion", "--lake-root", str(lake), "--date", DAY])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "job bronze_to_silver (dataset=transactions" in err
+    assert f"no csv files in {lake}/bronze/transactions/ingest_date={DAY}" in err
+    alerts = list((lake / "ops" / "alerts").glob("*.json"))
+    assert len(alerts) == 1
+    assert "dataset=transactions" in alerts[0].read_text()
+    manifest_file = lake / "ops" / "manifests" / "ingestion" / f"run_date={DAY}" / "ingestion-2024-01-03.json"
+    manifest = json.loads(manifest_file.read_text())
+    assert manifest["status"] == "FAILED"
+    assert "dataset=transactions" in manifest["error"]
+    assert not (lake / "gold").exists()  # gold is not built from a partial ingestion
+
+
+def test_status_and_backfill_skip_dates_already_succeeded(spark, tmp_path, capsys):
+    lake = small_lake(tmp_path)
+    assert cli.main(["backfill", "ingestion", "--lake-root", str(lake), "--start", DAY, "--end", DAY]) == 0
+    capsys.readouterr()
+    assert cli.main(["backfill", "ingestion", "--lake-root", str(lake), "--start", DAY, "--end", DAY]) == 0
+    assert "SKIPPED" in capsys.readouterr().out
+    assert cli.main(["status", "--lake-root", str(lake)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and "ingestion" in lines[0] and "SUCCEEDED" in lines[0] and DAY in lines[0]

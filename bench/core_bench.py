@@ -27,7 +27,7 @@ def floor_job(spark: SparkSession, bronze_folder: str, out: str) -> None:
      .write.mode("overwrite").partitionBy("year", "month", "day").parquet(out))
 
 
-def timed(action) -> float:  # noqa: ANN001
+def timed(action) -> float:
     started = time.perf_counter()
     action()
     return time.perf_counter() - started
@@ -37,18 +37,16 @@ def bench_bronze_to_silver(spark: SparkSession, lake: Path, day: date, repeats: 
     """Alternate floor and job runs (noise hits both alike); report the best of each and the ratio."""
     layout = LakeLayout.from_root(str(lake))
     bronze = layout.bronze_ingest("transactions", day)
+    floor_out = str(lake / "_bench_floor")
     floor_times, job_times = [], []
+    report: dict[str, Any] = {}
     for attempt in range(repeats):
-        floor_out = str(lake / "_bench_floor")
         floor_times.append(timed(lambda: floor_job(spark, bronze, floor_out)))
         shutil.rmtree(layout.silver, ignore_errors=True)
         shutil.rmtree(layout.quarantine, ignore_errors=True)
-        report: dict[str, Any] = {}
-
-        def job() -> None:
-            report.update(bronze_to_silver.run(spark, {"dataset": "transactions", "run_date": day.isoformat(),
-                                                       "lake_root": str(lake), "run_id": f"bench-{attempt}"}))
-        job_times.append(timed(job))
+        args = {"dataset": "transactions", "run_date": day.isoformat(), "lake_root": str(lake),
+                "run_id": f"bench-{attempt}"}
+        job_times.append(timed(lambda args=args: report.update(bronze_to_silver.run(spark, args))))
     return {
         "bronze_rows": report["bronze_rows"],
         "floor_seconds": min(floor_times),

@@ -18,7 +18,7 @@ from typing import Any
 BENCH_DAY = date(2024, 3, 1)
 
 
-def _section_core(spark, lake: Path) -> list[str]:  # noqa: ANN001
+def _section_core(spark, lake: Path) -> list[str]:
     from bench.core_bench import bench_bronze_to_silver
 
     result = bench_bronze_to_silver(spark, lake, BENCH_DAY)
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _optional_section(name: str, spark, lake: Path) -> list[str]:  # noqa: ANN001
+def _optional_section(name: str, spark, lake: Path) -> list[str]:
     """Sections contributed by the quality and PII modules (bench/<name>_section.py)."""
     import importlib
 

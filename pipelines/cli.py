@@ -32,7 +32,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_run(run) -> None:  # noqa: ANN001 - PipelineRun, imported lazily
+def _print_run(run) -> None:
     from pipelines.summary import manifest_lines
 
     if run.manifest:

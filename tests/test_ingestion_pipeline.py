@@ -43,7 +43,8 @@ def test_ingestion_succeeds_and_the_manifest_reconciles(spark, tmp_path):
     assert (manifest["pipeline"], manifest["run_date"], manifest["status"]) == ("ingestion", DAY, "SUCCEEDED")
     assert manifest["run_id"] == "ingestion-2024-01-03"
     for name, counts in manifest["datasets"].items():
-        assert counts["bronze_rows"] == counts["silver_rows"] + counts["quarantined_rows"] + counts["duplicate_rows"], name
+        promoted = counts["silver_rows"] + counts["quarantined_rows"] + counts["duplicate_rows"]
+        assert counts["bronze_rows"] == promoted, name
     assert manifest["datasets"]["transactions"]["duplicate_rows"] == 1
     assert manifest["datasets"]["transactions"]["quarantined_by_reason"] == {"type_mismatch:amount": 1}
     assert manifest["datasets"]["customers"]["quarantined_by_reason"] == {"malformed_record": 1}

@@ -41,5 +41,11 @@ bench: venv  ## benchmarks; figures go to docs/benchmarks.md
 backfill: venv  ## make backfill PIPELINE=ingestion START=2024-01-01 END=2024-01-07
 	$(VENV)/bin/lakehouse backfill $(PIPELINE) --lake-root $(LAKE) --start $(START) --end $(END) $(ARGS)
 
+deploy: venv  ## make deploy STAGE=dev [ARGS="--region eu-west-1 --dry-run"]
+	$(VENV)/bin/lakehouse deploy --stage $(STAGE) $(ARGS)
+
+docker-test:  ## the suite inside the AWS Glue 5.0 image (needs a Docker engine; untested here)
+	docker compose -f docker/compose.yaml run --rm tests
+
 clean:
 	rm -rf $(LAKE) .pytest_cache .ruff_cache build dist *.egg-info

@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--limit", type=int, default=20)
     status.set_defaults(func=cmd_status)
 
+    deploy = sub.add_parser("deploy", add_help=False,
+                            help="deploy the platform (CloudFormation change sets); see `lakehouse deploy --help`")
+
     demo = sub.add_parser("demo", help="generate data and run the pipelines end to end (what `make run` does)")
     _add_lake_root(demo)
     demo.add_argument("--start", type=_date, default=date(2024, 1, 1))
@@ -153,6 +156,11 @@ def _pipelines() -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["deploy"]:  # its own parser (infra/deploy.py) owns the options
+        from infra.deploy import main as deploy_main
+
+        return deploy_main(argv[1:])
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

@@ -46,7 +46,7 @@ class LocalGlueRunner:
         args: dict[str, Any] = {k.removeprefix("--"): v for k, v in arguments.items()}
         args.setdefault("lake_root", str(self.lake_root))
         module = importlib.import_module(spec.module)
-        spark = None if spec.job_type == "pythonshell" else self.spark
+        spark = self.spark if spec.needs_spark else None
         try:
             module.run(spark, args)
         except Exception as exc:

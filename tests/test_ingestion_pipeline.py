@@ -84,3 +84,20 @@ def test_status_and_backfill_skip_dates_already_succeeded(spark, tmp_path, capsy
     assert cli.main(["status", "--lake-root", str(lake)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1 and "ingestion" in lines[0] and "SUCCEEDED" in lines[0] and DAY in lines[0]
+
+
+def test_a_scheduled_run_takes_its_run_date_from_the_schedule_time(tmp_path):
+    """EventBridge cannot compute a date: the definition derives it from `scheduled_time`."""
+    from pipelines.local_engine import LocalStepFunctions
+    from pipelines.registry import PIPELINES
+
+    calls: list[tuple[str, dict]] = []
+    spec = PIPELINES["ingestion"]
+    scheduled = {"trigger": "schedule", "pipeline": "ingestion", "scheduled_time": "2024-01-03T23:30:00Z",
+                 "run_id": "scheduled-1", "datasets": ["customers"]}
+    with LocalStepFunctions(lambda name, args: calls.append((name, args)), tmp_path / "alerts") as engine:
+        result = engine.run(spec.definition_path, spec.placeholders, scheduled, "scheduled-1", "ingestion")
+    assert result.status == "SUCCEEDED", result.render_history()
+    assert {args["--run_date"] for _, args in calls} == {DAY}
+    assert calls[-1] == ("finalize_run", {"--run_date": DAY, "--run_id": "scheduled-1", "--pipeline": "ingestion",
+                                          "--status": "SUCCEEDED"})

@@ -1,0 +1,382 @@
+"""Deploy both stacks to a moto server over HTTP and check what moto really creates.
+
+Verified against moto here: the deploy mechanics (dry run, change sets created, printed, executed and
+waited on, "nothing to do", updates), artifact uploads (once, content-addressed, SSE-KMS), stack
+outputs, and the resources moto's CloudFormation creates: the KMS key and alias, the buckets with
+their encryption and tags, the IAM roles and their inline policies, the SNS topic, the state machine
+and its definition, the EventBridge rules and targets, the log group. The access matrix evaluates the
+deployed IAM policies with moto's policy evaluator (assumed-role credentials against S3).
+
+moto skips (template-only, see tests/test_infra_template.py): AWS::Glue::Database, AWS::Glue::Job,
+AWS::Glue::SecurityConfiguration, AWS::S3::BucketPolicy, AWS::SNS::TopicPolicy,
+AWS::SecretsManager::Secret, AWS::CloudWatch::Alarm; bucket public-access blocks, lifecycle rules and
+versioning; state-machine DefinitionSubstitutions, logging and tracing; role trust policies and
+managed policies; IAM conditions other than StringEquals.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from botocore.exceptions import ClientError
+from moto.core import set_initial_no_auth_action_count
+
+from infra import changeset
+from infra.deploy import DeployResult, deploy, main
+from infra.emulator import moto_server
+from infra.packaging import collect_artifacts
+from pipelines.registry import GLUE_JOBS, PIPELINES, REPO_ROOT
+
+pytestmark = [pytest.mark.integration,
+              # moto announces each resource type it skips; the module docstring lists them.
+              pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")]
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
+MOTO_SKIPPED_TYPES = {
+    "AWS::Glue::Database", "AWS::Glue::Job", "AWS::Glue::SecurityConfiguration", "AWS::S3::BucketPolicy",
+    "AWS::SNS::TopicPolicy", "AWS::SecretsManager::Secret", "AWS::CloudWatch::Alarm",
+}
+
+
+def bucket(layer: str, stage: str = "dev") -> str:
+    return f"lakehouse-{stage}-{layer}-{ACCOUNT}"
+
+
+@pytest.fixture(scope="module")
+def frozen_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A snapshot of what deploy packages, so edits to the checkout during the run change nothing."""
+    root = tmp_path_factory.mktemp("repo")
+    for name in ("pyproject.toml", "requirements-model.txt"):
+        shutil.copy2(REPO_ROOT / name, root / name)
+    for folder in ("jobs", "pipelines", "infra", "contracts", "expectations"):
+        if (REPO_ROOT / folder).exists():
+            shutil.copytree(REPO_ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                            "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}.items():
+            env.setenv(name, value)
+        env.delenv("AWS_PROFILE", raising=False)
+        with moto_server() as url:
+            yield url
+            requests.post(f"{url}/moto-api/reset", timeout=30)
+
+
+def client(endpoint: str, service: str, **credentials: str) -> Any:
+    return boto3.client(service, region_name=REGION, endpoint_url=endpoint, **credentials)
+
+
+@dataclass
+class Run:
+    result: DeployResult
+    lines: list[str]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    @property
+    def text_lines(self) -> list[str]:
+        return self.text.splitlines()
+
+
+def run_deploy(endpoint: str, repo: Path, stage: str = "dev", dry_run: bool = False, **kwargs: Any) -> Run:
+    lines: list[str] = []
+    result = deploy(stage, REGION, endpoint, dry_run, printer=lines.append, poll_seconds=0.05, repo_root=repo,
+                    **kwargs)
+    return Run(result, lines)
+
+
+@dataclass
+class FirstDeploy:
+    dry_run: Run
+    stacks_after_dry_run: list[str]
+    buckets_after_dry_run: list[str]
+    deploy: Run
+
+
+@pytest.fixture(scope="module")
+def first_deploy(endpoint: str, frozen_repo: Path) -> FirstDeploy:
+    cfn, s3 = client(endpoint, "cloudformation"), client(endpoint, "s3")
+    dry = run_deploy(endpoint, frozen_repo, dry_run=True)
+    stacks = [s["StackName"] for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
+    buckets = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    return FirstDeploy(dry, stacks, buckets, run_deploy(endpoint, frozen_repo))
+
+
+# -- deploy mechanics -----------------------------------------------------------------------------------
+def test_dry_run_on_an_empty_account_prints_the_plan_and_leaves_nothing(first_deploy: FirstDeploy) -> None:
+    dry = first_deploy.dry_run
+    assert (dry.result.bootstrap.outcome, dry.result.main.outcome) == ("planned", "planned")
+    assert "Change set for stack lakehouse-dev-bootstrap (CREATE, 6 changes):" in dry.text
+    assert any(line.split()[:3] == ["Add", "LakeKey", "AWS::KMS::Key"] for line in dry.text_lines)
+    assert "dry run, change set deleted without executing it" in dry.text
+    assert any(line.split() == ["Add", "GlueJobBronzeToSilver", "AWS::Glue::Job"] for line in dry.text_lines)
+    assert first_deploy.stacks_after_dry_run == [] and first_deploy.buckets_after_dry_run == []
+
+
+def test_deploy_executes_one_change_set_per_stack(first_deploy: FirstDeploy, endpoint: str) -> None:
+    cfn = client(endpoint, "cloudformation")
+    run = first_deploy.deploy
+    assert (run.result.bootstrap.outcome, run.result.main.outcome) == ("created", "created")
+    for stack in ("lakehouse-dev-bootstrap", "lakehouse-dev"):
+        assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+        assert [c["ExecutionStatus"] for c in change_sets_of(cfn, stack)] == ["EXECUTE_COMPLETE"]
+        assert f"{stack}: executing the change set" in run.text and f"{stack}: CREATE_COMPLETE" in run.text
+    header = next(line for line in run.text_lines if line.strip().startswith("Action"))
+    assert header.split() == ["Action", "Logical", "ID", "Type", "Replacement"]
+    main_changes = {(c.action, c.logical_id, c.resource_type) for c in run.result.main.changes}
+    template = json.loads(_body(endpoint, "lakehouse-dev"))
+    assert main_changes == {("Add", logical_id, body["Type"]) for logical_id, body in template["Resources"].items()}
+    assert any("CREATE_COMPLETE" in line and "(AWS::CloudFormation::Stack)" in line for line in run.lines)
+
+
+def change_sets_of(cfn: Any, stack: str) -> list[dict[str, Any]]:
+    """moto lists every stack's change sets (and keeps executed ones, which AWS deletes)."""
+    return [c for c in cfn.list_change_sets(StackName=stack)["Summaries"] if c["StackName"] == stack]
+
+
+def _body(endpoint: str, stack: str) -> str:
+    body = client(endpoint, "cloudformation").get_template(StackName=stack)["TemplateBody"]
+    return body if isinstance(body, str) else json.dumps(body)
+
+
+def test_artifacts_are_uploaded_once_under_content_addressed_keys(first_deploy: FirstDeploy, endpoint: str,
+                                                                  frozen_repo: Path) -> None:
+    s3 = client(endpoint, "s3")
+    artifacts = collect_artifacts(frozen_repo)
+    expected = {artifact.key: artifact.body for artifact in artifacts.all()}
+    listed = {item["Key"] for item in s3.list_objects_v2(Bucket=bucket("artifacts"))["Contents"]}
+    template_keys = {key for key in listed if key.startswith("templates/")}
+    assert listed == set(expected) | template_keys and len(template_keys) == 1
+    assert set(first_deploy.deploy.result.uploads.uploaded) == listed
+    key_arn = first_deploy.deploy.result.bootstrap.outputs["KmsKeyArn"]
+    for key, body in expected.items():
+        stored = s3.get_object(Bucket=bucket("artifacts"), Key=key)
+        assert stored["Body"].read() == body, key
+        assert (stored["ServerSideEncryption"], stored["SSEKMSKeyId"]) == ("aws:kms", key_arn)
+
+
+def test_stack_outputs(first_deploy: FirstDeploy, endpoint: str) -> None:
+    bootstrap = changeset.stack_outputs(client(endpoint, "cloudformation"), "lakehouse-dev-bootstrap")
+    assert bootstrap["ArtifactsBucketName"] == bucket("artifacts")
+    assert bootstrap["LogsBucketName"] == bucket("logs")
+    assert bootstrap["KmsKeyArn"].startswith(f"arn:aws:kms:{REGION}:{ACCOUNT}:key/")
+    outputs = first_deploy.deploy.result.main.outputs
+    assert {outputs[f"{layer.capitalize()}BucketName"] for layer in ("bronze", "silver", "gold")} == {
+        bucket("bronze"), bucket("silver"), bucket("gold")}
+    assert outputs["StateMachineIngestionArn"] == \
+        f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:lakehouse-dev-ingestion"
+    assert outputs["DataScientistRoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/lakehouse-dev-DataScientistRole"
+    assert outputs["AlertTopicArn"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:lakehouse-dev-alerts"
+
+
+def test_moto_creates_every_resource_but_the_types_it_skips(first_deploy: FirstDeploy, endpoint: str) -> None:
+    cfn = client(endpoint, "cloudformation")
+    for stack in ("lakehouse-dev-bootstrap", "lakehouse-dev"):
+        template = cfn.get_template(StackName=stack)["TemplateBody"]
+        template = json.loads(template) if isinstance(template, str) else template
+        created = {r["LogicalResourceId"] for r in cfn.list_stack_resources(StackName=stack)
+                   ["StackResourceSummaries"] if r["LogicalResourceId"]}  # skipped ones are listed blank
+        expected = {logical_id for logical_id, body in template["Resources"].items()
+                    if body["Type"] not in MOTO_SKIPPED_TYPES}
+        assert created == expected, stack
+
+
+def test_second_deploy_changes_nothing(first_deploy: FirstDeploy, endpoint: str, frozen_repo: Path) -> None:
+    cfn = client(endpoint, "cloudformation")
+    again = run_deploy(endpoint, frozen_repo)
+    assert (again.result.bootstrap.outcome, again.result.main.outcome) == ("unchanged", "unchanged")
+    assert again.result.uploads.uploaded == [] and not again.result.changed
+    assert "Nothing to do" in again.text
+    for stack in ("lakehouse-dev-bootstrap", "lakehouse-dev"):
+        assert len(change_sets_of(cfn, stack)) == 1
+
+
+def test_a_change_set_without_changes_is_deleted(first_deploy: FirstDeploy, endpoint: str) -> None:
+    """The other 'nothing to do' path: CloudFormation itself reports the change set as empty."""
+    cfn = client(endpoint, "cloudformation")
+    plan = changeset.create_change_set(cfn, "lakehouse-dev-bootstrap",
+                                       changeset.TemplateSource(_body(endpoint, "lakehouse-dev-bootstrap")),
+                                       {}, print, poll_seconds=0.05, compare_first=False)
+    assert plan is None
+    assert len(change_sets_of(cfn, "lakehouse-dev-bootstrap")) == 1
+
+
+# -- what moto really created ------------------------------------------------------------------------------
+def test_kms_key_and_buckets(first_deploy: FirstDeploy, endpoint: str) -> None:
+    kms, s3 = client(endpoint, "kms"), client(endpoint, "s3")
+    key_arn = first_deploy.deploy.result.bootstrap.outputs["KmsKeyArn"]
+    key_id = key_arn.split("/")[-1]
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is True
+    assert {t["TagKey"] for t in kms.list_resource_tags(KeyId=key_id)["Tags"]} >= {
+        "Team", "Project", "Environment", "CostCenter"}
+    assert "alias/lakehouse-dev" in {a["AliasName"] for a in kms.list_aliases(KeyId=key_id)["Aliases"]}
+    for layer in ("bronze", "silver", "gold", "artifacts", "logs"):
+        rule = s3.get_bucket_encryption(Bucket=bucket(layer))["ServerSideEncryptionConfiguration"]["Rules"][0]
+        default = rule["ApplyServerSideEncryptionByDefault"]
+        if layer == "logs":
+            assert default == {"SSEAlgorithm": "AES256"}
+        else:
+            assert (default["SSEAlgorithm"], default["KMSMasterKeyID"]) == ("aws:kms", key_arn)
+        tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket(layer))["TagSet"]}
+        assert tags["Environment"] == "dev" and tags["Project"] == "lakehouse", layer
+
+
+def test_roles_topic_state_machine_rules_and_logs(first_deploy: FirstDeploy, endpoint: str) -> None:
+    iam, sns, sfn = client(endpoint, "iam"), client(endpoint, "sns"), client(endpoint, "stepfunctions")
+    events, logs = client(endpoint, "events"), client(endpoint, "logs")
+    outputs = first_deploy.deploy.result.main.outputs
+    for suffix in ("glue-job", "state-machine", "eventbridge", "sagemaker-execution", "DataScientistRole",
+                   "AppDeveloperRole"):
+        name = f"lakehouse-dev-{suffix}"
+        role = iam.get_role(RoleName=name)["Role"]
+        assert {t["Key"] for t in role["Tags"]} == {"Team", "Project", "Environment", "CostCenter"}
+        document = iam.get_role_policy(RoleName=name, PolicyName="least-privilege")["PolicyDocument"]
+        assert document["Statement"], name
+    topic = sns.get_topic_attributes(TopicArn=outputs["AlertTopicArn"])["Attributes"]
+    assert topic["KmsMasterKeyId"] == first_deploy.deploy.result.bootstrap.outputs["KmsKeyArn"]
+    machine = sfn.describe_state_machine(stateMachineArn=outputs["StateMachineIngestionArn"])
+    assert machine["definition"] == PIPELINES["ingestion"].definition_path.read_text()  # substitutions: template
+    assert machine["roleArn"] == outputs["StateMachineRoleArn"]
+    schedule = events.describe_rule(Name="lakehouse-dev-ingestion-schedule")
+    assert (schedule["ScheduleExpression"], schedule["State"]) == (PIPELINES["ingestion"].schedule, "DISABLED")
+    target = events.list_targets_by_rule(Rule="lakehouse-dev-ingestion-schedule")["Targets"][0]
+    assert (target["Arn"], target["RoleArn"]) == (outputs["StateMachineIngestionArn"], outputs["EventBridgeRoleArn"])
+    assert '"datasets": ["customers", "support_tickets", "transactions"]' in target["InputTransformer"]["InputTemplate"]
+    failures = json.loads(events.describe_rule(Name="lakehouse-dev-glue-job-failures")["EventPattern"])
+    assert sorted(failures["detail"]["jobName"]) == sorted(f"lakehouse-dev-{name}" for name in GLUE_JOBS)
+    assert events.list_targets_by_rule(Rule="lakehouse-dev-glue-job-failures")["Targets"][0]["Arn"] == \
+        outputs["AlertTopicArn"]
+    group = logs.describe_log_groups(logGroupNamePrefix="/aws/vendedlogs/states/lakehouse-dev-ingestion")
+    assert group["logGroups"][0]["retentionInDays"] == 30
+
+
+# -- access matrix ---------------------------------------------------------------------------------------------
+# Where each role may read (r), write (w) and delete (d); a location not listed means no access at all.
+LOCATIONS = {
+    "bronze": ("bronze", "customers/ingest_date=2024-01-03/part-0.jsonl"),
+    "quarantine": ("bronze", "quarantine/customers/ingest_date=2024-01-03/part-0.parquet"),
+    "silver": ("silver", "customers/year=2024/month=01/day=03/part-0.parquet"),
+    "gold": ("gold", "customer_features/as_of=2024-01-03/part-0.parquet"),
+    "gold_scores": ("gold", "model_scores/run_date=2024-01-03/part-0.parquet"),
+    "scripts": ("artifacts", "scripts/0123456789abcdef/bronze_to_silver.py"),
+    "wheels": ("artifacts", "wheels/0123456789abcdef/lakehouse-0.1.0-py3-none-any.whl"),
+    "ops": ("artifacts", "ops/runs/ingestion/run_date=2024-01-03/r1/manifest.json"),
+    "models": ("artifacts", "models/2024-01-03/model.tar.gz"),
+}
+EXPECTED_ACCESS: dict[str, dict[str, str]] = {
+    "glue-job": {"bronze": "r", "quarantine": "rwd", "silver": "rwd", "gold": "rwd", "gold_scores": "rwd",
+                 "scripts": "r", "wheels": "r", "ops": "rwd"},
+    "sagemaker-execution": {"gold": "r", "gold_scores": "rwd", "wheels": "r", "models": "rwd"},
+    "DataScientistRole": {"silver": "rwd", "gold": "rwd", "gold_scores": "rwd"},
+    "AppDeveloperRole": {"gold": "r", "gold_scores": "r"},
+    "state-machine": {},
+    "eventbridge": {},
+}
+EXPECTED_LISTING: dict[str, set[str]] = {
+    "glue-job": {"bronze", "silver", "gold", "artifacts"},
+    "sagemaker-execution": {"gold", "artifacts"},
+    "DataScientistRole": {"silver", "gold"},
+    "AppDeveloperRole": {"gold"},
+    "state-machine": set(),
+    "eventbridge": set(),
+}
+
+
+def _allowed(call: Any, **kwargs: Any) -> bool:
+    try:
+        call(**kwargs)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "AccessDenied":
+            raise
+        return False
+    return True
+
+
+def _object_access(role_s3: Any, name: str, key: str) -> str:
+    """"r", "w", "d" for each of GetObject, PutObject, DeleteObject the role may call."""
+    return "".join(letter for letter, call, kwargs in (
+        ("r", role_s3.get_object, {"Key": key}),
+        ("w", role_s3.put_object, {"Key": key + ".new", "Body": b"x"}),
+        ("d", role_s3.delete_object, {"Key": key + ".new"}),
+    ) if _allowed(call, Bucket=name, **kwargs))
+
+
+def test_access_matrix_with_moto_policy_evaluation(first_deploy: FirstDeploy, endpoint: str) -> None:
+    iam, s3 = client(endpoint, "iam"), client(endpoint, "s3")
+    for layer, key in LOCATIONS.values():
+        s3.put_object(Bucket=bucket(layer), Key=key, Body=b"seed")
+    iam.create_user(UserName="access-matrix")
+    iam.put_user_policy(UserName="access-matrix", PolicyName="assume", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="access-matrix")["AccessKey"]
+    sts = client(endpoint, "sts", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    # Assumed while auth is still off: moto's trust-policy check knows neither service principals nor the
+    # account root as "any principal of the account"; the trust policies are asserted on the template.
+    role_clients = {}
+    for role in EXPECTED_ACCESS:
+        credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/lakehouse-dev-{role}",
+                                      RoleSessionName="access-matrix")["Credentials"]
+        role_clients[role] = client(endpoint, "s3", aws_access_key_id=credentials["AccessKeyId"],
+                                    aws_secret_access_key=credentials["SecretAccessKey"],
+                                    aws_session_token=credentials["SessionToken"])
+
+    def evaluate() -> tuple[dict[str, dict[str, str]], dict[str, set[str]]]:
+        access = {role: {location: granted for location, (layer, object_key) in LOCATIONS.items()
+                         if (granted := _object_access(role_s3, bucket(layer), object_key))}
+                  for role, role_s3 in role_clients.items()}
+        listing = {role: {layer for layer in ("bronze", "silver", "gold", "artifacts")
+                          if _allowed(role_s3.list_objects_v2, Bucket=bucket(layer))}
+                   for role, role_s3 in role_clients.items()}
+        return access, listing
+
+    access, listing = set_initial_no_auth_action_count(0)(evaluate)()
+    assert access == EXPECTED_ACCESS
+    assert listing == EXPECTED_LISTING
+
+
+# -- updates, dry runs on existing stacks, the CLI ---------------------------------------------------------------
+def test_update_and_dry_run_on_an_existing_stack(endpoint: str, frozen_repo: Path) -> None:
+    cfn = client(endpoint, "cloudformation")
+    assert run_deploy(endpoint, frozen_repo, "staging").result.main.outcome == "created"
+    bigger = {**GLUE_JOBS, "bronze_to_silver": replace(GLUE_JOBS["bronze_to_silver"], number_of_workers=6)}
+
+    dry = run_deploy(endpoint, frozen_repo, "staging", dry_run=True, glue_jobs=bigger)
+    assert (dry.result.bootstrap.outcome, dry.result.main.outcome) == ("unchanged", "planned")
+    assert {(c.action, c.logical_id) for c in dry.result.main.changes} >= {("Modify", "GlueJobBronzeToSilver")}
+    assert "Would upload 0 of" in dry.text  # only the new template is uploaded: the plan needs it
+    assert [c["ExecutionStatus"] for c in change_sets_of(cfn, "lakehouse-staging")] == ["EXECUTE_COMPLETE"]
+
+    update = run_deploy(endpoint, frozen_repo, "staging", glue_jobs=bigger)
+    assert update.result.main.outcome == "updated"
+    assert update.result.uploads.uploaded == []  # the dry run already uploaded the new template
+    assert cfn.describe_stacks(StackName="lakehouse-staging")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    deployed = json.loads(_body(endpoint, "lakehouse-staging"))
+    assert deployed["Resources"]["GlueJobBronzeToSilver"]["Properties"]["NumberOfWorkers"] == 6
+
+
+def test_cli_dry_run(endpoint: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--stage", "prod", "--endpoint-url", endpoint, "--dry-run", "--region", REGION,
+                 "--poll-seconds", "0.05", "--cost-center", "CC-4242"]) == 0
+    printed = capsys.readouterr().out
+    assert "Change set for stack lakehouse-prod-bootstrap (CREATE" in printed
+    assert "(dry run)" in printed
+    cfn = client(endpoint, "cloudformation")
+    assert changeset.stack_status(cfn, "lakehouse-prod-bootstrap") is None
+    with pytest.raises(SystemExit):
+        main(["--stage", "qa", "--endpoint-url", endpoint])

@@ -136,8 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--limit", type=int, default=20)
     status.set_defaults(func=cmd_status)
 
-    deploy = sub.add_parser("deploy", add_help=False,
-                            help="deploy the platform (CloudFormation change sets); see `lakehouse deploy --help`")
+    sub.add_parser("deploy", add_help=False,
+                   help="deploy the platform (CloudFormation change sets); see `lakehouse deploy --help`")
 
     demo = sub.add_parser("demo", help="generate data and run the pipelines end to end (what `make run` does)")
     _add_lake_root(demo)

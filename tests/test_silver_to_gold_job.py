@@ -1,0 +1,213 @@
+"""The silver_to_gold job end to end on a tiny silver folder laid out like the lake."""
+
+from __future__ import annotations
+
+import importlib
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.runtime import MissingArgumentError, resolve_options
+from jobs.silver_to_gold import OPTIONAL_ARGS, REQUIRED_ARGS, SilverTableMissingError, metrics_days, run
+from pipelines.registry import GLUE_JOBS
+
+RUN_DATE = "2024-01-31"
+
+TXN_SCHEMA = (
+    "transaction_id string, customer_id string, card_number string, amount string, currency string, "
+    "merchant_id string, merchant_category string, event_time string, channel string, ip_address string, "
+    "is_fraud boolean, _ingest_date string"
+)
+CUSTOMER_SCHEMA = (
+    "customer_id string, first_name string, email string, segment string, country string, "
+    "created_at string, updated_at string"
+)
+
+
+def silver_partitioned(df: DataFrame, event_time: str) -> DataFrame:
+    """Lineage and `year`/`month`/`day` zero-padded string partition columns, as silver has them."""
+    day = F.to_date(F.col(event_time))
+    return df.withColumns({
+        "_run_id": F.lit("silver-run"),
+        "_source_file": F.lit("bronze/file.jsonl"),
+        "_processed_at": F.lit("2024-02-01 02:00:00").cast("timestamp"),
+        "year": F.date_format(day, "yyyy"),
+        "month": F.date_format(day, "MM"),
+        "day": F.date_format(day, "dd"),
+    })
+
+
+def write_silver(spark: SparkSession, silver: Path) -> None:
+    txns = spark.createDataFrame([
+        ("T000000000001", "C00000001", "411111******1111", "100.00", "USD", "M000001", "grocery",
+         "2024-01-31 10:00:00", "online", "tok-ip", False, "2024-01-31"),
+        ("T000000000002", "C00000002", "411111******2222", "50.00", "GBP", "M000002", "travel",
+         "2024-01-31 11:00:00", "mobile", "tok-ip", True, "2024-01-31"),
+        ("T000000000003", "C00000001", "411111******1111", "20.00", "USD", "M000003", "grocery",
+         "2024-01-29 09:00:00", "online", "tok-ip", False, "2024-01-31"),  # arrived late
+        ("T000000000004", "C00000001", "411111******1111", "30.00", "USD", "M000001", "grocery",
+         "2024-01-20 09:00:00", "in_store", "tok-ip", None, "2024-01-20"),
+        ("T000000000005", "C00000002", "411111******2222", "70.00", "GBP", "M000004", "fuel",
+         "2023-12-01 09:00:00", "atm", "tok-ip", False, "2023-12-01"),  # before the 30-day window
+    ], TXN_SCHEMA).withColumns({
+        "amount": F.col("amount").cast("decimal(12,2)"),
+        "event_time": F.col("event_time").cast("timestamp"),
+        "_ingest_date": F.col("_ingest_date").cast("date"),
+    })
+    customers = spark.createDataFrame([
+        ("C00000001", "tok-first", "tok-email", "premium", "US", "2023-06-01 00:00:00", "2024-01-10 00:00:00"),
+        ("C00000002", "tok-first", "tok-email", "consumer", "GB", "2024-01-15 00:00:00", "2024-01-15 00:00:00"),
+        ("C00000003", "tok-first", "tok-email", "consumer", "DE", "2024-02-02 00:00:00", "2024-02-02 00:00:00"),
+    ], CUSTOMER_SCHEMA).withColumns({
+        "created_at": F.col("created_at").cast("timestamp"),
+        "updated_at": F.col("updated_at").cast("timestamp"),
+    })
+    silver_partitioned(txns, "event_time").write.partitionBy("year", "month", "day").parquet(
+        str(silver / "transactions"))
+    silver_partitioned(customers, "updated_at").write.partitionBy("year", "month", "day").parquet(
+        str(silver / "customers"))
+    # Unreadable files in partitions outside the window: the job fails if it ever opens them.
+    for outside in ("year=2023/month=06/day=01", "year=2024/month=02/day=05"):
+        folder = silver / "transactions" / outside
+        folder.mkdir(parents=True)
+        (folder / "part-00000-corrupt.snappy.parquet").write_bytes(b"not a parquet file")
+
+
+@pytest.fixture(scope="module")
+def silver_root(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("lake") / "silver"
+    write_silver(spark, root)
+    return root
+
+
+def job_args(silver_root: Path, gold_root: Path, **extra: str) -> dict[str, Any]:
+    argv = ["--run_date", RUN_DATE, "--silver_root", str(silver_root), "--gold_root", str(gold_root),
+            "--run_id", "run-1", *[f"--{k}={v}" for k, v in extra.items()]]
+    return resolve_options(argv, REQUIRED_ARGS, OPTIONAL_ARGS)
+
+
+def read_gold(spark: SparkSession, path: Path) -> list[dict[str, Any]]:
+    return sorted((r.asDict() for r in spark.read.parquet(str(path)).collect()),
+                  key=lambda r: tuple(str(v) for v in r.values()))
+
+
+def test_job_builds_both_gold_tables_from_the_window_only(spark: SparkSession, silver_root: Path) -> None:
+    lake = silver_root.parent
+    gold = lake / "gold"
+    report = run(spark, resolve_options(["--run_date", RUN_DATE, "--lake_root", str(lake)],
+                                        REQUIRED_ARGS, OPTIONAL_ARGS))
+
+    assert report["run_id"].startswith("silver_to_gold-20240131-")  # generated when not given
+    assert report["inputs"]["customers"]["path"] == str(silver_root / "customers")
+    assert report["inputs"]["transactions"]["event_days"] == ["2024-01-02", RUN_DATE]
+    assert report["inputs"]["transactions"]["rows_read"] == 4  # the December row is pruned
+    features, metrics = report["tables"]["customer_features"], report["tables"]["daily_merchant_metrics"]
+    assert (features["path"], features["partitions"], features["rows_written"]) == (
+        str(gold / "customer_features"), {RUN_DATE: 2}, 2)
+    assert (metrics["partitions"], metrics["late_days"], metrics["rows_written"]) == (
+        {"2024-01-29": 1, RUN_DATE: 2}, ["2024-01-29"], 3)
+
+    columns = ["customer_id", "as_of_date", "txn_count_7d", "txn_amount_7d", "txn_count_30d",
+               "txn_amount_30d", "distinct_merchants_30d", "days_since_last_txn", "tenure_days",
+               "segment_premium", "country_index"]
+    written = spark.read.parquet(str(gold / "customer_features"))
+    assert sorted((r.asDict() for r in written.select(*columns).collect()), key=lambda r: r["customer_id"]) == [
+        {"customer_id": "C00000001", "as_of_date": RUN_DATE, "txn_count_7d": 2,
+         "txn_amount_7d": Decimal("120.00"), "txn_count_30d": 3, "txn_amount_30d": Decimal("150.00"),
+         "distinct_merchants_30d": 2, "days_since_last_txn": 0, "tenure_days": 244,
+         "segment_premium": 1, "country_index": 9},
+        {"customer_id": "C00000002", "as_of_date": RUN_DATE, "txn_count_7d": 1,
+         "txn_amount_7d": Decimal("50.00"), "txn_count_30d": 1, "txn_amount_30d": Decimal("50.00"),
+         "distinct_merchants_30d": 1, "days_since_last_txn": 0, "tenure_days": 16,
+         "segment_premium": 0, "country_index": 5},
+    ]
+    assert not {"first_name", "email", "card_number", "ip_address"} & set(written.columns)
+
+    metrics_rows = spark.read.parquet(str(gold / "daily_merchant_metrics")).select(
+        "event_date", "merchant_category", "txn_count", "total_amount", "fraud_rate")
+    assert sorted(tuple(r) for r in metrics_rows.collect()) == [
+        ("2024-01-29", "grocery", 1, Decimal("20.00"), 0.0),
+        (RUN_DATE, "grocery", 1, Decimal("100.00"), 0.0),
+        (RUN_DATE, "travel", 1, Decimal("50.00"), 1.0),
+    ]
+    data_files = list(gold.rglob("*.parquet"))
+    assert data_files and all(p.name.endswith(".snappy.parquet") for p in data_files)
+    assert {p.parent.name for p in (gold / "customer_features").rglob("*.parquet")} == {
+        f"as_of_date={RUN_DATE}"}
+    metrics_files = sorted(p.parent.name for p in (gold / "daily_merchant_metrics").rglob("*.parquet"))
+    assert metrics_files == ["event_date=2024-01-29", f"event_date={RUN_DATE}"]  # one file each
+
+
+def test_rerun_replaces_only_its_own_partitions(
+        spark: SparkSession, silver_root: Path, tmp_path: Path) -> None:
+    gold = tmp_path / "gold"
+    older = gold / "customer_features" / "as_of_date=2024-01-30"
+    spark.createDataFrame([("C00000042",)], "customer_id string").write.parquet(str(older))
+
+    run_partition = gold / "customer_features" / f"as_of_date={RUN_DATE}"
+    first = run(spark, job_args(silver_root, gold))
+    after_first = read_gold(spark, run_partition)
+    second = run(spark, job_args(silver_root, gold))
+
+    assert first["run_id"] == second["run_id"] == "run-1"
+    assert first["tables"] == second["tables"]
+    assert len(after_first) == 2
+    assert read_gold(spark, run_partition) == after_first  # replaced, not appended
+    kept = spark.read.parquet(str(older)).collect()
+    assert [r["customer_id"] for r in kept] == ["C00000042"]  # other as_of dates untouched
+
+
+def test_a_requested_partition_that_comes_out_empty_is_cleared(
+        spark: SparkSession, silver_root: Path, tmp_path: Path) -> None:
+    gold = tmp_path / "gold"
+    stale = gold / "daily_merchant_metrics" / "event_date=2024-02-03"
+    spark.createDataFrame([("stale",)], "merchant_category string").write.parquet(str(stale))
+
+    # No transactions on 2024-02-03: its metrics partition must not keep the stale rows.
+    report = run(spark, {**job_args(silver_root, gold), "run_date": "2024-02-03"})
+
+    assert report["tables"]["daily_merchant_metrics"]["partitions"] == {"2024-02-03": 0}
+    assert not stale.exists()
+    assert report["tables"]["customer_features"]["partitions"] == {"2024-02-03": 3}
+
+
+def test_late_days_are_added_only_when_asked(spark: SparkSession) -> None:
+    txns = spark.createDataFrame(
+        [("2024-01-29 09:00:00", "2024-01-31"), ("2024-01-31 09:00:00", "2024-01-31"),
+         ("2024-01-27 09:00:00", "2024-01-30")],
+        "event_time string, _ingest_date string",
+    ).select(F.col("event_time").cast("timestamp").alias("event_time"),
+             F.col("_ingest_date").cast("date").alias("_ingest_date"))
+    run_date = date.fromisoformat(RUN_DATE)
+    assert metrics_days(txns, run_date, recompute_late=True) == [date(2024, 1, 29), run_date]
+    assert metrics_days(txns, run_date, recompute_late=False) == [run_date]
+
+
+def test_missing_silver_table_fails_with_its_path(spark: SparkSession, tmp_path: Path) -> None:
+    with pytest.raises(SilverTableMissingError, match=str(tmp_path / "silver" / "transactions")):
+        run(spark, {**job_args(tmp_path / "silver", tmp_path / "gold")})
+
+
+def test_job_arguments_follow_glue_semantics() -> None:
+    args = resolve_options(["--JOB_NAME", "x", "--run_date", RUN_DATE, "--job-bookmark-option", "off"],
+                           REQUIRED_ARGS, OPTIONAL_ARGS)
+    assert args["run_date"] == RUN_DATE
+    assert (args["lookback_days"], args["recompute_late_days"], args["lake_root"]) == ("30", "true", None)
+    assert "job-bookmark-option" not in args
+    with pytest.raises(MissingArgumentError, match="--run_date"):
+        resolve_options(["--lake_root", "lake"], REQUIRED_ARGS, OPTIONAL_ARGS)
+
+
+def test_bad_run_date_is_rejected_before_reading(spark: SparkSession, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        run(spark, {"run_date": "31/01/2024", "lake_root": str(tmp_path)})
+
+
+def test_registry_points_at_this_job() -> None:
+    module = importlib.import_module(GLUE_JOBS["silver_to_gold"].module)
+    assert callable(module.main) and module.run is run

@@ -56,8 +56,7 @@ def manifest_lines(manifest: dict[str, Any]) -> list[str]:
     for job, report in manifest.get("jobs", {}).items():
         tables = report.get("tables", {})
         if tables:
-            shown = ", ".join(f"{t} {info.get('rows', '?'):,} rows" if isinstance(info.get("rows"), int)
-                              else t for t, info in tables.items())
+            shown = ", ".join(f"{t} {info.get('rows_written', 0):,} rows" for t, info in tables.items())
             lines.append(f"  {job:<16} {shown}")
     if manifest.get("error"):
         lines.append(f"  error: {manifest['error']}")

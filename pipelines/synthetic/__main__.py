@@ -1,0 +1,5 @@
+import sys
+
+from pipelines.synthetic.cli import main
+
+sys.exit(main())

@@ -2,7 +2,8 @@
 
 Whatever the format, the result has one row per bronze record with:
 - `_source_file`: the file it came from,
-- `_raw_record`: the record as text (the original line for JSON and malformed CSV rows),
+- `_raw_record`: the original line (JSON; malformed CSV rows) or null (a well-formed CSV row, whose
+  text is rebuilt from `_fields` only if it ends in quarantine: building it for every row is costly),
 - `_fields`: map<string,string> of every field present (null when the record is malformed).
 Typing happens later, against the contract, so that a value that does not parse is seen and
 quarantined rather than silently read as null.
@@ -109,10 +110,8 @@ def _read_one_csv(spark: SparkSession, path: str) -> DataFrame:
     pairs: list[Column] = []
     for i, name in enumerate(header):
         pairs += [F.lit(name), F.col(f"_c{i}")]
-    as_map = F.create_map(*pairs)
-    raw_json = F.to_json(as_map)
     return frame.select(
         source_file_column(),
-        F.coalesce(F.col(_CORRUPT), raw_json).alias("_raw_record"),
-        F.when(F.col(_CORRUPT).isNull(), as_map).alias("_fields"),
+        F.col(_CORRUPT).alias("_raw_record"),  # set for malformed rows; others are rebuilt if quarantined
+        F.when(F.col(_CORRUPT).isNull(), F.create_map(*pairs)).alias("_fields"),
     )

@@ -19,17 +19,25 @@ from pyspark.sql import functions as F
 from jobs.bronze import bronze_files, read_bronze
 from jobs.contracts import Contract, load_contract
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
-from jobs.publish import publish_partitions, replace_quarantine, table_exists
+from jobs.publish import publish_partitions, replace_quarantine_staged, table_exists
 from jobs.runtime import glue_entry_point
-from jobs.silver.conform import EXTRA_COLUMNS, REASONS, conform, kept_extra_columns, with_kept_columns
+from jobs.silver.conform import (
+    EXTRA_COLUMNS,
+    REASONS,
+    RECORD_KEY,
+    conform,
+    kept_extra_columns,
+    with_kept_columns,
+)
 from jobs.silver.dedupe import (
     PARTITION_COLUMNS,
-    latest_per_key,
+    SUPERSEDED,
+    flag_superseded,
     merge_partition_content,
-    split_superseded,
+    rank_versions,
     with_partition_columns,
 )
-from jobs.storage import write_json
+from jobs.storage import list_files, remove_tree, write_json
 
 JOB_NAME = "bronze_to_silver"
 REQUIRED_ARGS = ["dataset", "run_date"]
@@ -40,18 +48,51 @@ class ReconciliationError(RuntimeError):
     pass
 
 
+@dataclass
+class Reconciliation:
+    """Counts what the run wrote (not what it meant to write) and checks
+    bronze_rows == silver_rows + quarantined_rows + duplicate_rows before anything is published."""
+
+    spark: SparkSession
+    dataset: str
+    ctx: JobContext
+    bronze_rows: int
+    quarantined: int
+    processed_at: datetime
+
+    def _fail(self, detail: str) -> None:
+        raise ReconciliationError(f"dataset {self.dataset} ingest {self.ctx.run_date}: {detail}; nothing was published")
+
+    def _staged(self, staging: str) -> DataFrame | None:
+        return self.spark.read.parquet(staging) if list_files(staging, (".parquet",)) else None
+
+    def check_quarantine(self, staging: str) -> None:
+        staged = self._staged(staging)
+        written = 0 if staged is None else staged.count()
+        if written != self.quarantined:
+            self._fail(f"{written} rows written to quarantine, {self.quarantined} expected")
+
+    def check_silver(self, staging: str, silver_rows: int, duplicate_rows: int) -> None:
+        staged = self._staged(staging)
+        this_run = F.col("_processed_at") == F.lit(self.processed_at).cast("timestamp")
+        written = 0 if staged is None else staged.where(this_run).count()
+        if written != silver_rows or self.bronze_rows != written + self.quarantined + duplicate_rows:
+            self._fail(f"bronze {self.bronze_rows} != silver written {written} + quarantined {self.quarantined}"
+                       f" + duplicates {duplicate_rows}")
+
+
 class SchemaDriftError(RuntimeError):
     pass
 
 
 @dataclass
 class BatchSplit:
-    """The three destinations of a bronze batch (plus the rows that were never promotable)."""
+    """Where a bronze batch's promotable rows go: the winners, and how many were duplicates."""
 
     winners: DataFrame
-    rejected: DataFrame
     in_batch_duplicates: int
     superseded: int
+    persisted: DataFrame  # unpersist when published
 
 
 def add_lineage(df: DataFrame, ctx: JobContext, processed_at: datetime) -> DataFrame:
@@ -70,12 +111,11 @@ def silver_columns(contract: Contract, kept: list[str]) -> list[str]:
 def quarantine_rows(rejected: DataFrame, contract: Contract, ctx: JobContext,
                     processed_at: datetime) -> DataFrame:
     """The quarantine table's shape: enough to find, understand and replay each record."""
-    key_text = F.concat_ws("|", *[F.coalesce(F.col(k).cast("string"), F.col("_fields")[k]) for k in contract.key])
     return rejected.select(
         F.lit(contract.name).alias("dataset"),
         F.lit(ctx.run_date).alias("ingest_date"),
         F.col("_source_file").alias("source_file"),
-        key_text.alias("record_key"),
+        F.coalesce(RECORD_KEY, F.lit("")).alias("record_key"),
         F.col(REASONS)[0].alias("reason"),
         F.col(REASONS).alias("reasons"),
         F.col("_raw_record").alias("raw_record"),
@@ -107,17 +147,27 @@ def existing_versions(spark: SparkSession, table: str, contract: Contract) -> Da
     )
 
 
-def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, silver_table: str) -> BatchSplit:
-    valid = with_partition_columns(conformed.where(F.size(REASONS) == 0), contract.event_time)
-    rejected = conformed.where(F.size(REASONS) > 0)
-    latest, in_batch = latest_per_key(valid, contract.key, contract.event_time)
+def split_batch(spark: SparkSession, valid: DataFrame, contract: Contract, silver_table: str,
+                valid_rows: int) -> BatchSplit:
+    """Deduplicate the promotable rows: in the batch (latest per key), then against silver.
+
+    The latest versions are persisted with a `_superseded` flag, so one shuffle serves the counts,
+    the partitions and the publication.
+    """
+    ranked = rank_versions(with_partition_columns(valid, contract.event_time), contract.key,
+                           contract.event_time, contract.column_names)
+    latest = ranked.where("_rank = 1").drop("_rank")
     versions = existing_versions(spark, silver_table, contract)
-    superseded_count = 0
-    if versions is not None:
-        latest, superseded = split_superseded(latest, versions.drop(*[f"_existing_{p}" for p in PARTITION_COLUMNS]),
-                                              contract.key, contract.event_time)
-        superseded_count = superseded.count()
-    return BatchSplit(latest, rejected, in_batch.count(), superseded_count)
+    if versions is None:
+        latest = latest.withColumn(SUPERSEDED, F.lit(False))
+    else:
+        latest = flag_superseded(latest, versions.drop(*[f"_existing_{p}" for p in PARTITION_COLUMNS]),
+                                 contract.key, contract.event_time)
+    latest = latest.persist(StorageLevel.MEMORY_AND_DISK)
+    counts = {row[SUPERSEDED]: row["count"] for row in latest.groupBy(SUPERSEDED).count().collect()}
+    latest_rows, superseded = sum(counts.values()), counts.get(True, 0)
+    return BatchSplit(latest.where(~F.col(SUPERSEDED)).drop(SUPERSEDED), valid_rows - latest_rows, superseded,
+                      persisted=latest)
 
 
 def affected_partitions(spark: SparkSession, winners: DataFrame, silver_table: str,
@@ -146,39 +196,51 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     processed_at = datetime.now(UTC).replace(tzinfo=None)
 
     files = bronze_files(layout.bronze_ingest(contract.name, ctx.run_date), contract)
-    conformed = conform(read_bronze(spark, files, contract), contract).persist(StorageLevel.MEMORY_AND_DISK)
+    conformed = conform(read_bronze(spark, files, contract), contract)
+    if contract.new_columns == "keep":
+        conformed = with_kept_columns(conformed, kept := kept_extra_columns(conformed, contract))
+    else:
+        kept = []
+    conformed = conformed.persist(StorageLevel.MEMORY_AND_DISK)
+    split: BatchSplit | None = None
+    quarantine_path = layout.quarantine_ingest(contract.name, ctx.run_date)
+    quarantine_staging = layout.staging(layout.quarantine_table(contract.name), ctx.run_id)
     try:
-        bronze_rows = conformed.count()
+        # One pass over the parsed batch: how many records, how many promotable, why the others not.
+        by_reason = {row["reason"]: row["count"] for row in
+                     conformed.groupBy(F.col(REASONS)[0].alias("reason")).count().collect()}
+        bronze_rows = sum(by_reason.values())
+        valid_rows = by_reason.pop(None, 0)
+        quarantined_by_reason = dict(sorted(by_reason.items()))
+        quarantined_rows = sum(quarantined_by_reason.values())
         if contract.new_columns == "fail":
             refuse_new_columns(conformed, contract)
-        kept = kept_extra_columns(conformed, contract)
-        conformed_kept = with_kept_columns(conformed, kept)
 
-        split = split_batch(spark, conformed_kept, contract, silver_table)
+        valid = conformed.where(F.size(REASONS) == 0).drop("_raw_record", RECORD_KEY, EXTRA_COLUMNS, REASONS)
+        split = split_batch(spark, valid, contract, silver_table, valid_rows)
         winners = add_lineage(split.winners, ctx, processed_at).select(*silver_columns(contract, kept))
-        winners = winners.persist(StorageLevel.MEMORY_AND_DISK)
-        silver_rows = winners.count()
-
-        quarantine = quarantine_rows(split.rejected, contract, ctx, processed_at)
-        quarantined_by_reason = {r["reason"]: r["count"] for r in quarantine.groupBy("reason").count().collect()}
-        quarantined_rows = sum(quarantined_by_reason.values())
+        silver_rows = valid_rows - split.in_batch_duplicates - split.superseded
         duplicate_rows = split.in_batch_duplicates + split.superseded
-        if bronze_rows != silver_rows + quarantined_rows + duplicate_rows:
-            raise ReconciliationError(
-                f"dataset {contract.name} ingest {ctx.run_date}: bronze {bronze_rows} != silver {silver_rows} "
-                f"+ quarantined {quarantined_rows} + duplicates {duplicate_rows}; nothing was published")
 
         parts = affected_partitions(spark, winners, silver_table, contract)
         content = winners
         if table_exists(silver_table) and parts:
             existing_rows = spark.read.parquet(silver_table).where(partition_filter(parts))
             content = merge_partition_content(existing_rows, winners, contract.key)
-        published = publish_partitions(content, silver_table, parts, layout.staging(silver_table, ctx.run_id))
-        quarantine_path = replace_quarantine(quarantine, layout.quarantine_ingest(contract.name, ctx.run_date),
-                                             layout.staging(layout.quarantine_table(contract.name), ctx.run_id))
-        winners.unpersist()
+        # Reconcile on what was actually written, before anything is swapped in.
+        written = Reconciliation(spark, contract.name, ctx, bronze_rows, quarantined_rows, processed_at)
+        quarantine = quarantine_rows(conformed.where(F.size(REASONS) > 0), contract, ctx, processed_at)
+        quarantine.coalesce(1).write.mode("overwrite").parquet(quarantine_staging)
+        written.check_quarantine(quarantine_staging)
+        published = publish_partitions(content, silver_table, parts, layout.staging(silver_table, ctx.run_id),
+                                       verify=lambda staging: written.check_silver(staging, silver_rows,
+                                                                                   duplicate_rows))
+        replace_quarantine_staged(quarantine_staging, quarantine_path)
     finally:
+        if split is not None:
+            split.persisted.unpersist()
         conformed.unpersist()
+        remove_tree(quarantine_staging)  # left only if the run failed before its swap
 
     report = {
         "job": JOB_NAME,

@@ -7,7 +7,7 @@ leaves the published data untouched.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pyspark.sql import DataFrame
 
@@ -24,14 +24,26 @@ def _relative(values: Sequence[str], columns: Sequence[str]) -> str:
     return "/".join(f"{c}={v}" for c, v in zip(columns, values, strict=True))
 
 
+Verify = Callable[[str], None]
+
+
 def publish_partitions(content: DataFrame, table: str, partitions: Sequence[tuple[str, ...]], staging: str,
-                       columns: Sequence[str] = PARTITION_COLUMNS) -> list[tuple[str, ...]]:
+                       columns: Sequence[str] = PARTITION_COLUMNS,
+                       verify: Verify | None = None) -> list[tuple[str, ...]]:
     """Replace exactly `partitions` of `table` with `content` (which holds only those partitions).
 
-    A listed partition with no rows left in `content` is removed. Returns the partitions published.
+    `verify(staging)` runs on what was written before anything is swapped in; raising there
+    publishes nothing. A listed partition with no rows left in `content` is removed. Returns the
+    partitions published.
     """
     remove_tree(staging)
     content.write.mode("overwrite").partitionBy(*columns).parquet(staging)
+    if verify is not None:
+        try:
+            verify(staging)
+        except Exception:
+            remove_tree(staging)
+            raise
     for values in partitions:
         relative = _relative(values, columns)
         staged, target = f"{staging}/{relative}", f"{table}/{relative}"
@@ -43,9 +55,7 @@ def publish_partitions(content: DataFrame, table: str, partitions: Sequence[tupl
     return list(partitions)
 
 
-def replace_quarantine(quarantine: DataFrame, target: str, staging: str) -> str:
-    """Replace one ingest date's quarantine folder (re-running a date does not double it)."""
-    remove_tree(staging)
-    quarantine.coalesce(1).write.mode("overwrite").parquet(staging)
+def replace_quarantine_staged(staging: str, target: str) -> str:
+    """Swap a staged quarantine folder in for one ingest date (re-running a date does not double it)."""
     replace_folder(staging, target)
     return target

@@ -159,3 +159,18 @@ def test_csv_files_with_different_headers_are_read_each_with_its_own(spark, tmp_
 def test_no_bronze_files_is_a_clear_error(spark, tmp_path):
     with pytest.raises(BronzeReadError, match=r"dataset transactions: no csv files in .*ingest_date=2024-01-09"):
         run_job(spark, tmp_path, "transactions", "2024-01-09")
+
+
+def test_reconciliation_counts_what_was_written_and_publishes_nothing_on_a_loss(spark, tmp_path, monkeypatch):
+    write_jsonl(tmp_path, "customers", "2024-01-01", [customer("C00000001", "2024-01-01T08:00:00Z")])
+    run_job(spark, tmp_path, "customers", "2024-01-01")
+    before = tree_digest(tmp_path / "silver")
+    write_jsonl(tmp_path, "customers", "2024-01-02", [customer("C00000002", "2024-01-01T09:00:00Z"),
+                                                       customer("C00000003", "2024-01-01T10:00:00Z")])
+    real_merge = bronze_to_silver.merge_partition_content
+    monkeypatch.setattr(bronze_to_silver, "merge_partition_content",  # a bug that loses one new row
+                        lambda existing, winners, key: real_merge(existing, winners.limit(1), key))
+    with pytest.raises(bronze_to_silver.ReconciliationError, match="bronze 2 != silver written 1"):
+        run_job(spark, tmp_path, "customers", "2024-01-02", run_id="run-2")
+    assert tree_digest(tmp_path / "silver") == before
+    assert not (tmp_path / "quarantine" / "customers" / "ingest_date=2024-01-02").exists()

@@ -15,6 +15,7 @@ from jobs.contracts import ColumnSpec, Contract
 
 REASONS = "_reasons"
 EXTRA_COLUMNS = "_extra_columns"
+RECORD_KEY = "_record_key"
 
 
 def _raw(name: str) -> Column:
@@ -67,7 +68,10 @@ def extra_columns(contract: Contract) -> Column:
 def conform(records: DataFrame, contract: Contract) -> DataFrame:
     """Type and standardise the contract's columns and attach `_reasons` (empty when promotable).
 
-    Keeps `_source_file`, `_raw_record` and `_extra_columns` for lineage and quarantine.
+    Keeps `_source_file` and `_extra_columns`; `_raw_record` and `_record_key` (the key as sent)
+    are filled for rows with reasons only: they are what quarantine needs, and carrying them for
+    every promotable row would cost a copy of the whole batch. `_fields` is kept only under the
+    `keep` drift policy (the new columns are read from it).
     """
     typed = records.select(
         "_source_file", "_raw_record", "_fields",
@@ -79,7 +83,17 @@ def conform(records: DataFrame, contract: Contract) -> DataFrame:
     unexpected = F.transform(F.col(EXTRA_COLUMNS), lambda name: F.concat(F.lit("unexpected_column:"), name))
     if contract.new_columns == "quarantine":
         row_reasons = F.concat(row_reasons, unexpected)
-    return typed.withColumn(REASONS, F.coalesce(malformed, row_reasons))
+    with_reasons = typed.withColumn(REASONS, F.coalesce(malformed, row_reasons))
+    rejected = F.size(REASONS) > 0
+    sent_key = F.concat_ws("|", *[F.coalesce(F.col(k).cast("string"), F.col("_fields")[k]) for k in contract.key])
+    conformed = with_reasons.select(
+        "_source_file",
+        F.when(rejected, F.coalesce("_raw_record", F.to_json("_fields"))).alias("_raw_record"),
+        F.when(rejected, sent_key).alias(RECORD_KEY),
+        *contract.column_names, EXTRA_COLUMNS, REASONS,
+        *(["_fields"] if contract.new_columns == "keep" else []),
+    )
+    return conformed
 
 
 def kept_extra_columns(conformed: DataFrame, contract: Contract) -> list[str]:
@@ -91,4 +105,7 @@ def kept_extra_columns(conformed: DataFrame, contract: Contract) -> list[str]:
 
 
 def with_kept_columns(conformed: DataFrame, names: list[str]) -> DataFrame:
-    return conformed.select("*", *[_raw(name).alias(name) for name in names])
+    """Add the kept new columns (as trimmed strings) and drop the raw field map."""
+    if "_fields" not in conformed.columns:
+        return conformed
+    return conformed.select("*", *[_raw(name).alias(name) for name in names]).drop("_fields")

@@ -9,6 +9,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 PARTITION_COLUMNS = ("year", "month", "day")
+SUPERSEDED = "_superseded"
 
 
 def with_partition_columns(df: DataFrame, event_time: str) -> DataFrame:
@@ -22,33 +23,35 @@ def with_partition_columns(df: DataFrame, event_time: str) -> DataFrame:
     )
 
 
-def latest_per_key(df: DataFrame, key: Sequence[str], event_time: str,
-                   tie_breakers: Sequence[str] = ("_source_file", "_raw_record")) -> tuple[DataFrame, DataFrame]:
-    """Split a batch into (one row per key: the latest by event time, the rows it supersedes).
+def rank_versions(df: DataFrame, key: Sequence[str], event_time: str, content: Sequence[str]) -> DataFrame:
+    """Add `_rank`: 1 for the latest version of each key by event time, 2.. for the rows it supersedes.
 
-    Ties on event time are broken deterministically (by source file, then raw text) so a re-run
-    picks the same winner.
+    Ties on event time are broken deterministically (source file, then a hash of the `content`
+    columns), so a re-run picks the same winner.
     """
-    order = [F.col(event_time).desc_nulls_last(), *[F.col(c).desc() for c in tie_breakers]]
-    ranked = df.withColumn("_rank", F.row_number().over(Window.partitionBy(*key).orderBy(*order)))
-    winners = ranked.where("_rank = 1").drop("_rank")
-    losers = ranked.where("_rank > 1").drop("_rank")
-    return winners, losers
+    order = [F.col(event_time).desc_nulls_last(), F.col("_source_file").desc(),
+             F.xxhash64(*[F.col(c) for c in content]).desc()]
+    return df.withColumn("_rank", F.row_number().over(Window.partitionBy(*key).orderBy(*order)))
 
 
-def split_superseded(incoming: DataFrame, existing_versions: DataFrame, key: Sequence[str],
-                     event_time: str) -> tuple[DataFrame, DataFrame]:
-    """Incoming rows whose key silver already holds in a *newer* version are duplicates.
+def latest_per_key(df: DataFrame, key: Sequence[str], event_time: str,
+                   content: Sequence[str]) -> tuple[DataFrame, DataFrame]:
+    """Split a batch into (one row per key: the latest by event time, the rows it supersedes)."""
+    ranked = rank_versions(df, key, event_time, content)
+    return ranked.where("_rank = 1").drop("_rank"), ranked.where("_rank > 1").drop("_rank")
+
+
+def flag_superseded(incoming: DataFrame, existing_versions: DataFrame, key: Sequence[str],
+                    event_time: str) -> DataFrame:
+    """Add `_superseded`: silver already holds this key in a *newer* version (the row is a duplicate).
 
     `existing_versions` has the key columns and `_existing_time`. An equal time is not newer: the
     incoming row wins, which makes re-running an ingest date idempotent.
     """
     newest = existing_versions.groupBy(*key).agg(F.max("_existing_time").alias("_existing_time"))
     joined = incoming.join(newest, on=list(key), how="left")
-    superseded_flag = F.col("_existing_time").isNotNull() & (F.col("_existing_time") > F.col(event_time))
-    winners = joined.where(~superseded_flag).drop("_existing_time")
-    superseded = joined.where(superseded_flag).drop("_existing_time")
-    return winners, superseded
+    flag = F.coalesce(F.col("_existing_time") > F.col(event_time), F.lit(False))
+    return joined.withColumn(SUPERSEDED, flag).drop("_existing_time")
 
 
 def merge_partition_content(existing_rows: DataFrame, winners: DataFrame, key: Sequence[str]) -> DataFrame:

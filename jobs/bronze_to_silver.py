@@ -20,7 +20,7 @@ from jobs.bronze import bronze_files, read_bronze
 from jobs.contracts import Contract, load_contract
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
 from jobs.publish import publish_partitions, replace_quarantine_staged, table_exists
-from jobs.runtime import glue_entry_point
+from jobs.runtime import glue_entry_point, in_glue
 from jobs.silver.conform import (
     EXTRA_COLUMNS,
     REASONS,
@@ -32,6 +32,7 @@ from jobs.silver.conform import (
 from jobs.silver.dedupe import (
     PARTITION_COLUMNS,
     SUPERSEDED,
+    VERSIONS,
     flag_superseded,
     merge_partition_content,
     rank_versions,
@@ -90,9 +91,37 @@ class BatchSplit:
     """Where a bronze batch's promotable rows go: the winners, and how many were duplicates."""
 
     winners: DataFrame
+    valid_rows: int
     in_batch_duplicates: int
     superseded: int
     persisted: DataFrame  # unpersist when published
+
+
+def protect_pii(df: DataFrame, contract: Contract, args: dict[str, Any]) -> tuple[DataFrame, dict[str, Any]]:
+    """Apply the contract's PII policies to the rows about to be promoted.
+
+    Structured columns are tokenized/masked/generalised/dropped with native Spark expressions;
+    `redact` columns go through Presidio (engine built once per executor process); string columns
+    without a policy are sampled, and PII found there is handled by the contract's discovery policy.
+    """
+    from jobs.pii.discovery import discover_and_apply
+    from jobs.pii.keys import load_pii_key
+    from jobs.pii.policies import apply_column_policies, columns_with_action
+
+    key = load_pii_key(args.get("pii_key_secret_arn") or args.get("pii_key_secret_id"), on_aws=in_glue())
+    protected = apply_column_policies(df, contract, key.material)
+    redacted = columns_with_action(contract, "redact")
+    if redacted:
+        from jobs.pii.redaction import redact_columns
+
+        protected = redact_columns(protected, redacted)
+    protected, actions = discover_and_apply(protected, contract, key.material)
+    report = {
+        "key_id": key.key_id,
+        "policies": {c.name: c.pii.action for c in contract.columns if c.pii is not None},
+        "discovery": [action.alert(contract.name) for action in actions],
+    }
+    return protected, report
 
 
 def add_lineage(df: DataFrame, ctx: JobContext, processed_at: datetime) -> DataFrame:
@@ -104,8 +133,10 @@ def add_lineage(df: DataFrame, ctx: JobContext, processed_at: datetime) -> DataF
     )
 
 
-def silver_columns(contract: Contract, kept: list[str]) -> list[str]:
-    return [*contract.column_names, *kept, *LINEAGE_COLUMNS, *PARTITION_COLUMNS]
+def silver_columns(contract: Contract, kept: list[str], data: DataFrame) -> list[str]:
+    """Contract columns in contract order (minus those a PII policy dropped), kept new columns, lineage."""
+    present = set(data.columns)
+    return [c for c in [*contract.column_names, *kept] if c in present] + [*LINEAGE_COLUMNS, *PARTITION_COLUMNS]
 
 
 def quarantine_rows(rejected: DataFrame, contract: Contract, ctx: JobContext,
@@ -147,12 +178,12 @@ def existing_versions(spark: SparkSession, table: str, contract: Contract) -> Da
     )
 
 
-def split_batch(spark: SparkSession, valid: DataFrame, contract: Contract, silver_table: str,
-                valid_rows: int) -> BatchSplit:
+def split_batch(spark: SparkSession, valid: DataFrame, contract: Contract, silver_table: str) -> BatchSplit:
     """Deduplicate the promotable rows: in the batch (latest per key), then against silver.
 
-    The latest versions are persisted with a `_superseded` flag, so one shuffle serves the counts,
-    the partitions and the publication.
+    The latest versions are persisted with `_superseded` and `_versions` columns, so one shuffle
+    serves every count (promotable rows, in-batch duplicates, superseded), the partitions and the
+    publication.
     """
     ranked = rank_versions(with_partition_columns(valid, contract.event_time), contract.key,
                            contract.event_time, contract.column_names)
@@ -164,10 +195,12 @@ def split_batch(spark: SparkSession, valid: DataFrame, contract: Contract, silve
         latest = flag_superseded(latest, versions.drop(*[f"_existing_{p}" for p in PARTITION_COLUMNS]),
                                  contract.key, contract.event_time)
     latest = latest.persist(StorageLevel.MEMORY_AND_DISK)
-    counts = {row[SUPERSEDED]: row["count"] for row in latest.groupBy(SUPERSEDED).count().collect()}
-    latest_rows, superseded = sum(counts.values()), counts.get(True, 0)
-    return BatchSplit(latest.where(~F.col(SUPERSEDED)).drop(SUPERSEDED), valid_rows - latest_rows, superseded,
-                      persisted=latest)
+    counts = latest.groupBy(SUPERSEDED).agg(F.count(F.lit(1)).alias("keys"), F.sum(VERSIONS).alias("rows"))
+    by_flag = {row[SUPERSEDED]: (row["keys"], row["rows"]) for row in counts.collect()}
+    keys = sum(k for k, _ in by_flag.values())
+    valid_rows = sum(r for _, r in by_flag.values())
+    winners = latest.where(~F.col(SUPERSEDED)).drop(SUPERSEDED, VERSIONS)
+    return BatchSplit(winners, valid_rows, valid_rows - keys, by_flag.get(True, (0, 0))[0], persisted=latest)
 
 
 def affected_partitions(spark: SparkSession, winners: DataFrame, silver_table: str,
@@ -201,25 +234,26 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         conformed = with_kept_columns(conformed, kept := kept_extra_columns(conformed, contract))
     else:
         kept = []
-    conformed = conformed.persist(StorageLevel.MEMORY_AND_DISK)
+    # Exact complements (a null reason list would count as rejected), so no row can fall between them.
+    promotable = F.coalesce(F.size(REASONS), F.lit(-1)) == 0
+    rejected = conformed.where(~promotable).persist(StorageLevel.MEMORY_AND_DISK)
     split: BatchSplit | None = None
     quarantine_path = layout.quarantine_ingest(contract.name, ctx.run_date)
     quarantine_staging = layout.staging(layout.quarantine_table(contract.name), ctx.run_id)
     try:
-        # One pass over the parsed batch: how many records, how many promotable, why the others not.
-        by_reason = {row["reason"]: row["count"] for row in
-                     conformed.groupBy(F.col(REASONS)[0].alias("reason")).count().collect()}
-        bronze_rows = sum(by_reason.values())
-        valid_rows = by_reason.pop(None, 0)
-        quarantined_by_reason = dict(sorted(by_reason.items()))
-        quarantined_rows = sum(quarantined_by_reason.values())
         if contract.new_columns == "fail":
             refuse_new_columns(conformed, contract)
-
-        valid = conformed.where(F.size(REASONS) == 0).drop("_raw_record", RECORD_KEY, EXTRA_COLUMNS, REASONS)
-        split = split_batch(spark, valid, contract, silver_table, valid_rows)
-        winners = add_lineage(split.winners, ctx, processed_at).select(*silver_columns(contract, kept))
-        silver_rows = valid_rows - split.in_batch_duplicates - split.superseded
+        # Two passes over the bronze files, none cached whole (caching a wide batch costs more than
+        # parsing it again): the rejected rows (few, cached) and the deduplicated promotable rows.
+        reasons = rejected.groupBy(F.col(REASONS)[0].alias("reason")).count().collect()
+        quarantined_by_reason = dict(sorted((row["reason"], row["count"]) for row in reasons))
+        quarantined_rows = sum(quarantined_by_reason.values())
+        valid = conformed.where(promotable).drop("_raw_record", RECORD_KEY, EXTRA_COLUMNS, REASONS)
+        split = split_batch(spark, valid, contract, silver_table)
+        bronze_rows = split.valid_rows + quarantined_rows
+        protected, pii_report = protect_pii(split.winners, contract, args)
+        winners = add_lineage(protected, ctx, processed_at).select(*silver_columns(contract, kept, protected))
+        silver_rows = split.valid_rows - split.in_batch_duplicates - split.superseded
         duplicate_rows = split.in_batch_duplicates + split.superseded
 
         parts = affected_partitions(spark, winners, silver_table, contract)
@@ -229,7 +263,7 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
             content = merge_partition_content(existing_rows, winners, contract.key)
         # Reconcile on what was actually written, before anything is swapped in.
         written = Reconciliation(spark, contract.name, ctx, bronze_rows, quarantined_rows, processed_at)
-        quarantine = quarantine_rows(conformed.where(F.size(REASONS) > 0), contract, ctx, processed_at)
+        quarantine = quarantine_rows(rejected, contract, ctx, processed_at)
         quarantine.coalesce(1).write.mode("overwrite").parquet(quarantine_staging)
         written.check_quarantine(quarantine_staging)
         published = publish_partitions(content, silver_table, parts, layout.staging(silver_table, ctx.run_id),
@@ -239,7 +273,7 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     finally:
         if split is not None:
             split.persisted.unpersist()
-        conformed.unpersist()
+        rejected.unpersist()
         remove_tree(quarantine_staging)  # left only if the run failed before its swap
 
     report = {
@@ -256,6 +290,7 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         "duplicates_superseded_by_silver": split.superseded,
         "quarantined_by_reason": dict(sorted(quarantined_by_reason.items())),
         "kept_new_columns": kept,
+        "pii": pii_report,
         "silver_table": silver_table,
         "partitions_published": [f"year={y}/month={m}/day={d}" for y, m, d in published],
         "quarantine_path": quarantine_path if quarantined_rows else None,
@@ -265,8 +300,11 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
+OPTIONAL_ARGS = {**COMMON_OPTIONAL_ARGS, "pii_key_secret_arn": None, "pii_key_secret_id": None}
+
+
 def main() -> None:
-    glue_entry_point(run, REQUIRED_ARGS, COMMON_OPTIONAL_ARGS)
+    glue_entry_point(run, REQUIRED_ARGS, OPTIONAL_ARGS)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 
 PARTITION_COLUMNS = ("year", "month", "day")
 SUPERSEDED = "_superseded"
+VERSIONS = "_versions"
 
 
 def with_partition_columns(df: DataFrame, event_time: str) -> DataFrame:
@@ -24,20 +25,23 @@ def with_partition_columns(df: DataFrame, event_time: str) -> DataFrame:
 
 
 def rank_versions(df: DataFrame, key: Sequence[str], event_time: str, content: Sequence[str]) -> DataFrame:
-    """Add `_rank`: 1 for the latest version of each key by event time, 2.. for the rows it supersedes.
+    """Add `_rank`: 1 for the latest version of each key by event time, 2.. for the rows it supersedes,
+    and `_versions`: how many rows the batch holds for the key (one window, one shuffle).
 
     Ties on event time are broken deterministically (source file, then a hash of the `content`
     columns), so a re-run picks the same winner.
     """
     order = [F.col(event_time).desc_nulls_last(), F.col("_source_file").desc(),
              F.xxhash64(*[F.col(c) for c in content]).desc()]
-    return df.withColumn("_rank", F.row_number().over(Window.partitionBy(*key).orderBy(*order)))
+    by_key = Window.partitionBy(*key)
+    return df.select("*", F.row_number().over(by_key.orderBy(*order)).alias("_rank"),
+                     F.count(F.lit(1)).over(by_key).alias(VERSIONS))
 
 
 def latest_per_key(df: DataFrame, key: Sequence[str], event_time: str,
                    content: Sequence[str]) -> tuple[DataFrame, DataFrame]:
     """Split a batch into (one row per key: the latest by event time, the rows it supersedes)."""
-    ranked = rank_versions(df, key, event_time, content)
+    ranked = rank_versions(df, key, event_time, content).drop(VERSIONS)
     return ranked.where("_rank = 1").drop("_rank"), ranked.where("_rank > 1").drop("_rank")
 
 

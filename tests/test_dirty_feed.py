@@ -93,3 +93,69 @@ def test_duplicates_are_counted_and_late_records_land_in_their_event_day(spark, 
             landed = silver.where(F.col(contract_key) == flaw["key"]).select(
                 F.concat_ws("-", "year", "month", "day").alias("partition")).collect()
             assert [r["partition"] for r in landed] == [event_day], (dataset, flaw)
+
+
+# --- PII: nothing raw reaches silver or gold ------------------------------------------------------------
+
+def _raw_pii_values(lake: Path) -> dict[str, set[str]]:
+    """Every structured PII value the generator put into bronze, in raw and normalised forms."""
+    values: dict[str, set[str]] = {}
+    for path in (lake / "_labels" / "pii_values").rglob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            entry = json.loads(line)
+            forms = values.setdefault(f"{entry['dataset']}.{entry['column']}", set())
+            for value in entry["values"]:
+                text = str(value).strip()
+                digits = "".join(ch for ch in text if ch.isdigit())
+                forms.update({text, text.lower()})
+                if len(digits) >= 7 and entry["type"] not in ("DATE_OF_BIRTH",):
+                    forms.add(digits)
+    return values
+
+
+def _strings_in(spark, folder: Path) -> set[str]:
+    found: set[str] = set()
+    for table in [p for p in folder.iterdir() if p.is_dir()]:
+        frame = spark.read.parquet(str(table))
+        columns = [f.name for f in frame.schema.fields if f.dataType.simpleString() == "string"
+                   and f.name not in ("city", "state")]  # a town may share a first name
+        for row in frame.select(*columns).collect():
+            found.update(str(v).strip().lower() for v in row if v is not None)
+    return found
+
+
+def test_no_structured_pii_value_reaches_silver_or_gold(spark, dirty_lake):
+    stored = _strings_in(spark, dirty_lake / "silver") | _strings_in(spark, dirty_lake / "gold")
+    leaks = {column: sorted(forms & stored)[:5] for column, forms in _raw_pii_values(dirty_lake).items()
+             if column.split(".")[1] not in ("date_of_birth", "postal_code") and forms & stored}
+    assert leaks == {}
+    assert stored, "the audit read nothing"
+
+
+def test_free_text_redaction_recall_per_entity_type(spark, dirty_lake):
+    """Labelled PII inserted into ticket subjects and bodies must be gone from silver."""
+    redacted = {row["ticket_id"]: row for row in
+                spark.read.parquet(str(dirty_lake / "silver" / "support_tickets")).select(
+                    "ticket_id", "subject", "body").collect()}
+    found: Counter[str] = Counter()
+    missed: Counter[str] = Counter()
+    examples: list[tuple[str, str]] = []
+    for path in (dirty_lake / "_labels" / "support_tickets").rglob("labels.jsonl"):
+        for line in path.read_text().splitlines():
+            label = json.loads(line)
+            row = redacted.get(label["ticket_id"])
+            if row is None:
+                continue  # quarantined or superseded
+            for entity in label["entities"]:
+                text = row[entity["field"]] or ""
+                if entity["value"] in text:
+                    missed[entity["type"]] += 1
+                    examples.append((entity["type"], entity["value"]))
+                else:
+                    found[entity["type"]] += 1
+    recall = {t: found[t] / (found[t] + missed[t]) for t in found | missed}
+    print("free-text recall:", {t: round(r, 3) for t, r in sorted(recall.items())})
+    for entity_type in ("EMAIL_ADDRESS", "PHONE_NUMBER", "US_SSN", "CREDIT_CARD"):
+        assert recall.get(entity_type, 1.0) >= 0.95, (entity_type, recall, examples[:5])
+    assert recall.get("PERSON", 1.0) >= 0.90, (recall, examples[:5])
+    assert sum(found.values()) > 20, "too few labelled entities to measure"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -39,6 +39,9 @@ from jobs.silver.dedupe import (
     with_partition_columns,
 )
 from jobs.storage import list_files, remove_tree, write_json
+
+if TYPE_CHECKING:
+    from jobs.quality.gate import GateResult
 
 JOB_NAME = "bronze_to_silver"
 REQUIRED_ARGS = ["dataset", "run_date"]
@@ -155,6 +158,47 @@ def quarantine_rows(rejected: DataFrame, contract: Contract, ctx: JobContext,
     )
 
 
+def quality_gate(spark: SparkSession, candidates: DataFrame, contract: Contract, ctx: JobContext) -> GateResult:
+    """Validate the rows about to be published with the dataset's silver suite.
+
+    `fail` expectations stop the job here (nothing published, the alert names suite, expectation,
+    count and sample); `quarantine` ones route their rows; `warn` ones are recorded. Data Docs are
+    built once per run by finalize_run.
+    """
+    from jobs.quality import raise_if_failed, run_quality_gate
+
+    context: dict[str, Any] = {}
+    customers = ctx.layout.silver_table("customers")
+    if contract.name != "customers" and table_exists(customers):
+        context["known_customer_ids"] = spark.read.parquet(customers).select("customer_id")
+    result = run_quality_gate(spark, candidates, suite=contract.quality_suite or contract.name, layer="silver",
+                              contract=contract, run_date=ctx.run_date.isoformat(), run_id=ctx.run_id,
+                              ops_root=ctx.layout.ops, context=context, build_docs=False)
+    try:
+        raise_if_failed(result)
+    except Exception:
+        result.release()
+        raise
+    return result
+
+
+def gate_quarantine_rows(quarantined: DataFrame, contract: Contract, ctx: JobContext,
+                         processed_at: datetime) -> DataFrame:
+    """Rows an expectation routed, in the quarantine table's shape (their values already PII-protected)."""
+    data_columns = [c for c in quarantined.columns if not c.startswith("_quarantine")]
+    return quarantined.select(
+        F.lit(contract.name).alias("dataset"),
+        F.lit(ctx.run_date).alias("ingest_date"),
+        F.col("_source_file").alias("source_file"),
+        F.concat_ws("|", *[F.col(k).cast("string") for k in contract.key]).alias("record_key"),
+        F.col("_quarantine_reason").alias("reason"),
+        F.col("_quarantine_reasons").alias("reasons"),
+        F.to_json(F.struct(*data_columns)).alias("raw_record"),
+        F.lit(ctx.run_id).alias("run_id"),
+        F.lit(processed_at).cast("timestamp").alias("quarantined_at"),
+    )
+
+
 def refuse_new_columns(conformed: DataFrame, contract: Contract) -> None:
     """Drift policy `fail`: stop before anything is published, naming files and columns."""
     found = (conformed.where(F.size(EXTRA_COLUMNS) > 0)
@@ -238,6 +282,7 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     promotable = F.coalesce(F.size(REASONS), F.lit(-1)) == 0
     rejected = conformed.where(~promotable).persist(StorageLevel.MEMORY_AND_DISK)
     split: BatchSplit | None = None
+    gate: GateResult | None = None
     quarantine_path = layout.quarantine_ingest(contract.name, ctx.run_date)
     quarantine_staging = layout.staging(layout.quarantine_table(contract.name), ctx.run_id)
     try:
@@ -252,8 +297,14 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         split = split_batch(spark, valid, contract, silver_table)
         bronze_rows = split.valid_rows + quarantined_rows
         protected, pii_report = protect_pii(split.winners, contract, args)
-        winners = add_lineage(protected, ctx, processed_at).select(*silver_columns(contract, kept, protected))
-        silver_rows = split.valid_rows - split.in_batch_duplicates - split.superseded
+        candidates = add_lineage(protected, ctx, processed_at).select(*silver_columns(contract, kept, protected))
+        gate = quality_gate(spark, candidates, contract, ctx)
+        winners = gate.valid
+        gate_quarantined = int(gate.summary.get("quarantined_rows", 0))
+        for reason, count in gate.summary.get("quarantined_by_reason", {}).items():
+            quarantined_by_reason[reason] = quarantined_by_reason.get(reason, 0) + count
+        quarantined_rows += gate_quarantined
+        silver_rows = split.valid_rows - split.in_batch_duplicates - split.superseded - gate_quarantined
         duplicate_rows = split.in_batch_duplicates + split.superseded
 
         parts = affected_partitions(spark, winners, silver_table, contract)
@@ -263,7 +314,8 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
             content = merge_partition_content(existing_rows, winners, contract.key)
         # Reconcile on what was actually written, before anything is swapped in.
         written = Reconciliation(spark, contract.name, ctx, bronze_rows, quarantined_rows, processed_at)
-        quarantine = quarantine_rows(rejected, contract, ctx, processed_at)
+        quarantine = quarantine_rows(rejected, contract, ctx, processed_at).unionByName(
+            gate_quarantine_rows(gate.quarantined, contract, ctx, processed_at))
         quarantine.coalesce(1).write.mode("overwrite").parquet(quarantine_staging)
         written.check_quarantine(quarantine_staging)
         published = publish_partitions(content, silver_table, parts, layout.staging(silver_table, ctx.run_id),
@@ -271,6 +323,8 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
                                                                                    duplicate_rows))
         replace_quarantine_staged(quarantine_staging, quarantine_path)
     finally:
+        if gate is not None:
+            gate.release()
         if split is not None:
             split.persisted.unpersist()
         rejected.unpersist()
@@ -291,6 +345,7 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         "quarantined_by_reason": dict(sorted(quarantined_by_reason.items())),
         "kept_new_columns": kept,
         "pii": pii_report,
+        "quality": gate.summary,
         "silver_table": silver_table,
         "partitions_published": [f"year={y}/month={m}/day={d}" for y, m, d in published],
         "quarantine_path": quarantine_path if quarantined_rows else None,

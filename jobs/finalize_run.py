@@ -58,6 +58,16 @@ def build_manifest(pipeline: str, run_date: str, run_id: str, status: str, repor
     }
 
 
+def _build_data_docs(ops_root: str) -> str | None:
+    """Data Docs are rebuilt once per run (not per job): the index shows each suite's latest result."""
+    from jobs.quality import build_data_docs
+
+    try:
+        return build_data_docs(ops_root)
+    except Exception as exc:  # the docs are a report; a failure to render must not fail the run
+        return f"not built: {type(exc).__name__}: {exc}"
+
+
 def run(_spark: Any, args: dict[str, Any]) -> dict[str, Any]:
     ctx = JobContext.from_args(args)
     reports_dir = ctx.layout.run_reports_dir(ctx.pipeline, ctx.run_date, ctx.run_id)
@@ -67,6 +77,7 @@ def run(_spark: Any, args: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"--status must be SUCCEEDED or FAILED, got {args['status']!r}")
     manifest = build_manifest(ctx.pipeline, ctx.run_date.isoformat(), ctx.run_id, status, reports,
                               args.get("error"), args.get("cause"))
+    manifest["data_docs"] = _build_data_docs(ctx.layout.ops) if reports else None
     path = ctx.layout.manifest(ctx.pipeline, ctx.run_date, ctx.run_id)
     write_json(path, manifest)
     manifest["manifest_path"] = path

@@ -68,6 +68,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                     dry_run=args.dry_run)
 
 
+def cmd_quality(args: argparse.Namespace) -> int:
+    from jobs.quality import quality_table
+
+    print(quality_table(args.lake_root, args.date.isoformat()))
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from pipelines.summary import recent_manifests, status_line
 
@@ -135,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lake_root(status)
     status.add_argument("--limit", type=int, default=20)
     status.set_defaults(func=cmd_status)
+
+    quality = sub.add_parser("quality", help="quality-gate results of a run date, as a table")
+    _add_lake_root(quality)
+    quality.add_argument("--date", type=_date, required=True)
+    quality.set_defaults(func=cmd_quality)
 
     sub.add_parser("deploy", add_help=False,
                    help="deploy the platform (CloudFormation change sets); see `lakehouse deploy --help`")

@@ -50,7 +50,8 @@ def test_ingestion_succeeds_and_the_manifest_reconciles(spark, tmp_path):
     assert manifest["datasets"]["customers"]["quarantined_by_reason"] == {"malformed_record": 1}
     entered = [e["stateEnteredEventDetails"]["name"] for e in run.execution.history
                if e["type"].endswith("StateEntered")]
-    assert entered[0] == "PromoteDatasets" and "SilverToGold" in entered and "FinalizeRun" in entered
+    assert entered[:2] == ["ResolveRunDate", "PromoteDatasets"]
+    assert "SilverToGold" in entered and "FinalizeRun" in entered
     assert [r.arguments["--dataset"] for r in run.execution.glue_runs if "--dataset" in r.arguments] == [
         "customers", "support_tickets", "transactions"]
     assert (lake / "gold" / "customer_features" / "as_of_date=2024-01-03").is_dir()

@@ -38,7 +38,7 @@ from jobs.silver.dedupe import (
     rank_versions,
     with_partition_columns,
 )
-from jobs.storage import list_files, remove_tree, write_json
+from jobs.storage import exists, list_files, remove_tree, write_json
 
 if TYPE_CHECKING:
     from jobs.quality.gate import GateResult
@@ -199,6 +199,22 @@ def gate_quarantine_rows(quarantined: DataFrame, contract: Contract, ctx: JobCon
     )
 
 
+def register_in_catalog(spark: SparkSession, args: dict[str, Any], table: str, location: str,
+                        partitions: list[tuple[str, ...]]) -> dict[str, str] | None:
+    """With `--glue_database` (set by the deployed job), register the table and published partitions."""
+    database = args.get("glue_database")
+    if not database:
+        return None
+    import boto3
+
+    from jobs.catalog import register_published
+
+    live = [p for p in partitions if exists(f"{location}/" + "/".join(f"{c}={v}" for c, v in zip(
+        PARTITION_COLUMNS, p, strict=True)))]
+    schema = spark.read.parquet(location).schema
+    return register_published(boto3.client("glue"), str(database), table, location, schema, PARTITION_COLUMNS, live)
+
+
 def refuse_new_columns(conformed: DataFrame, contract: Contract) -> None:
     """Drift policy `fail`: stop before anything is published, naming files and columns."""
     found = (conformed.where(F.size(EXTRA_COLUMNS) > 0)
@@ -330,6 +346,7 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         rejected.unpersist()
         remove_tree(quarantine_staging)  # left only if the run failed before its swap
 
+    catalog = register_in_catalog(spark, args, f"silver_{contract.name}", silver_table, published)
     report = {
         "job": JOB_NAME,
         "dataset": contract.name,
@@ -350,12 +367,14 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         "partitions_published": [f"year={y}/month={m}/day={d}" for y, m, d in published],
         "quarantine_path": quarantine_path if quarantined_rows else None,
         "reconciled": True,
+        "catalog": catalog,
     }
     write_json(layout.job_report(ctx.pipeline, ctx.run_date, ctx.run_id, f"{JOB_NAME}-{contract.name}"), report)
     return report
 
 
-OPTIONAL_ARGS = {**COMMON_OPTIONAL_ARGS, "pii_key_secret_arn": None, "pii_key_secret_id": None}
+OPTIONAL_ARGS = {**COMMON_OPTIONAL_ARGS, "pii_key_secret_arn": None, "pii_key_secret_id": None,
+                 "glue_database": None}
 
 
 def main() -> None:

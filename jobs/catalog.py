@@ -119,3 +119,19 @@ def register_partition(glue_client: Any, database: str, table: str, location: st
     glue_client.update_partition(DatabaseName=database, TableName=table, PartitionValueList=values,
                                  PartitionInput=partition_input)
     return "updated"
+
+
+def register_published(glue_client: Any, database: str, table: str, table_location: str, schema: StructType,
+                       partition_keys: Sequence[str], partitions: Sequence[Sequence[str]]) -> dict[str, str]:
+    """After a job publishes: make sure the table exists and register each published partition.
+
+    Returns what happened to each, e.g. {"table": "created", "year=2024/month=01/day=03": "created"}.
+    """
+    columns = glue_columns(schema, exclude=partition_keys)
+    outcome = {"database": ensure_database(glue_client, database),
+               "table": ensure_table(glue_client, database, table, table_location, columns, partition_keys)}
+    for values in partitions:
+        location = partition_location(table_location, partition_keys, values)
+        name = "/".join(f"{k}={v}" for k, v in zip(partition_keys, values, strict=True))
+        outcome[name] = register_partition(glue_client, database, table, location, list(values), columns)
+    return outcome

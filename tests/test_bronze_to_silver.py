@@ -174,3 +174,23 @@ def test_reconciliation_counts_what_was_written_and_publishes_nothing_on_a_loss(
         run_job(spark, tmp_path, "customers", "2024-01-02", run_id="run-2")
     assert tree_digest(tmp_path / "silver") == before
     assert not (tmp_path / "quarantine" / "customers" / "ingest_date=2024-01-02").exists()
+
+
+@pytest.mark.integration
+def test_with_a_glue_database_the_table_and_published_partitions_are_registered(spark, tmp_path, monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    write_jsonl(tmp_path, "customers", "2024-01-02", [customer("C00000001", "2024-01-01T08:00:00Z"),
+                                                       customer("C00000002", "2024-01-02T08:00:00Z")])
+    with mock_aws():
+        report = bronze_to_silver.run(spark, {"dataset": "customers", "run_date": "2024-01-02",
+                                              "lake_root": str(tmp_path), "run_id": "r", "glue_database": "lh_dev"})
+        glue = boto3.client("glue", region_name="us-east-1")
+        table = glue.get_table(DatabaseName="lh_dev", Name="silver_customers")["Table"]
+        partitions = glue.get_partitions(DatabaseName="lh_dev", TableName="silver_customers")["Partitions"]
+    assert report["catalog"]["table"] == "created"
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["year", "month", "day"]
+    assert "email" in [c["Name"] for c in table["StorageDescriptor"]["Columns"]]
+    assert sorted(p["Values"] for p in partitions) == [["2024", "01", "01"], ["2024", "01", "02"]]

@@ -102,3 +102,55 @@ def test_a_scheduled_run_takes_its_run_date_from_the_schedule_time(tmp_path):
     assert {args["--run_date"] for _, args in calls} == {DAY}
     assert calls[-1] == ("finalize_run", {"--run_date": DAY, "--run_id": "scheduled-1", "--pipeline": "ingestion",
                                           "--status": "SUCCEEDED"})
+
+
+def odd_currency(tid: str, ts: str) -> list[str]:
+    """A transaction the contract accepts (currency is any string) but the silver suite does not."""
+    row = txn(tid, ts)
+    row[4] = "XYZ"
+    return row
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_quality_gate_routes_rows_then_a_fail_expectation_fails_the_run_and_publishes_nothing(
+        spark, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from jobs.quality.suites import suites_dir
+
+    lake = small_lake(tmp_path)
+    write_csv(lake, DAY, [odd_currency("T00000000000F", "2024-01-03T12:00:00Z")], name="odd-currency.csv")
+    with local_pipelines(lake, spark_factory=lambda: spark) as pipelines:
+        run = pipelines.run("ingestion", date(2024, 1, 3))
+    assert run.status == "SUCCEEDED", run.execution.render_history()
+    reasons = run.manifest["datasets"]["transactions"]["quarantined_by_reason"]
+    assert any("expect_column_values_to_be_in_set(currency)" in reason for reason in reasons), reasons
+    assert "expect_column_values_to_be_in_set(currency)" in str(
+        spark.read.parquet(str(lake / "quarantine" / "transactions")).where("record_key = 'T00000000000F'")
+        .first()["reason"])
+
+    # The same rule at severity `fail`: the next day's run fails and silver stays as it was.
+    suites = tmp_path / "suites"
+    shutil.copytree(suites_dir(), suites)
+    suite_file = suites / "silver" / "transactions.json"
+    suite = json.loads(suite_file.read_text())
+    for expectation in suite["expectations"]:
+        if expectation["type"] == "expect_column_values_to_be_in_set" and expectation["kwargs"]["column"] == "currency":
+            expectation["meta"]["severity"] = "fail"
+    suite_file.write_text(json.dumps(suite))
+    monkeypatch.setenv("LAKEHOUSE_EXPECTATIONS_DIR", str(suites))
+    next_day = "2024-01-04"
+    write_jsonl(lake, "customers", next_day, [customer("C00000001", "2024-01-04T08:00:00Z", "premium")])
+    write_jsonl(lake, "support_tickets", next_day, [ticket("K0000000002", "2024-01-04T09:00:00Z")])
+    write_csv(lake, next_day, [odd_currency("T0000000000A1", "2024-01-03T13:00:00Z")])
+    silver_before = _tree(lake / "silver" / "transactions")
+    capsys.readouterr()
+    assert cli.main(["run", "ingestion", "--lake-root", str(lake), "--date", next_day]) == 1
+    err = capsys.readouterr().err
+    assert "transactions" in err and "expect_column_values_to_be_in_set" in err and "currency" in err
+    assert _tree(lake / "silver" / "transactions") == silver_before
+    alerts = sorted((lake / "ops" / "alerts").glob("*.json"))
+    assert alerts and "expect_column_values_to_be_in_set" in alerts[-1].read_text()

@@ -139,6 +139,19 @@ def metrics_days(transactions: DataFrame, run_date: date, recompute_late: bool) 
     return sorted(days)
 
 
+def gated(spark: SparkSession, table: DataFrame, name: str, run_date: date, run_id: str, layout: LakeLayout,
+          summaries: dict[str, Any]) -> DataFrame:
+    """Validate a gold table with its suite before it is published: a `fail` expectation stops the job
+    (nothing published), `warn` ones are recorded in the job report."""
+    from jobs.quality import raise_if_failed, run_quality_gate
+
+    result = run_quality_gate(spark, table, suite=name, layer="gold", contract=None,
+                              run_date=run_date.isoformat(), run_id=run_id, ops_root=layout.ops, build_docs=False)
+    summaries[name] = result.summary
+    raise_if_failed(result)
+    return result.valid
+
+
 def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     run_date = parse_run_date(args["run_date"])
@@ -149,6 +162,7 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     customers_path = layout.silver_table("customers")
 
     lookback = window_days(run_date, lookback_days)
+    quality: dict[str, Any] = {}
     transactions = only_event_days(
         read_silver(spark, transactions_path, TRANSACTIONS_READ_SCHEMA), lookback).cache()
     customers = read_silver(spark, customers_path, CUSTOMERS_READ_SCHEMA)
@@ -161,12 +175,14 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
 
         features_path = layout.gold_table(FEATURES_TABLE)
         metrics_path = layout.gold_table(METRICS_TABLE)
-        features_rows = write_gold_partitions(
-            customer_features(transactions, customers, run_date), features_path, "as_of_date", [run_date],
-            layout.staging(features_path, run_id))
-        metrics_rows = write_gold_partitions(
-            daily_merchant_metrics_for_days(transactions, days), metrics_path, "event_date", days,
-            layout.staging(metrics_path, run_id), one_file_per_partition=True)
+        features = gated(spark, customer_features(transactions, customers, run_date), FEATURES_TABLE,
+                         run_date, run_id, layout, quality)
+        features_rows = write_gold_partitions(features, features_path, "as_of_date", [run_date],
+                                              layout.staging(features_path, run_id))
+        metrics = gated(spark, daily_merchant_metrics_for_days(transactions, days), METRICS_TABLE,
+                        run_date, run_id, layout, quality)
+        metrics_rows = write_gold_partitions(metrics, metrics_path, "event_date", days,
+                                             layout.staging(metrics_path, run_id), one_file_per_partition=True)
     finally:
         transactions.unpersist()
 
@@ -189,6 +205,7 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
                 "late_days": [d.isoformat() for d in days if d != run_date],
             },
         },
+        "quality": quality,
         "duration_seconds": round(time.monotonic() - started, 3),
     }
     pipeline = str(args.get("pipeline") or "ingestion")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -45,7 +46,9 @@ def source_file_column() -> Column:
 
 
 def _qualified(path: str) -> str:
-    return path if is_s3(path) or path.startswith("file:") else f"file://{path}"
+    if is_s3(path) or path.startswith("file:"):
+        return path
+    return Path(path).resolve().as_uri()
 
 
 def read_bronze(spark: SparkSession, files: list[str], contract: Contract) -> DataFrame:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 DEFAULT_LAKE_ROOT = "lake"
@@ -17,6 +18,10 @@ LAYERS = ("bronze", "silver", "gold", "quarantine", "ops")
 
 def _join(root: str, *parts: str) -> str:
     return "/".join([root.rstrip("/"), *parts])
+
+
+def _absolute(root: str) -> str:
+    return root if root.startswith(("s3://", "s3a://")) else str(Path(root).resolve())
 
 
 def partition_path(day: date) -> str:
@@ -34,6 +39,10 @@ class LakeLayout:
 
     @classmethod
     def from_root(cls, root: str = DEFAULT_LAKE_ROOT) -> LakeLayout:
+        """Local roots are made absolute: Spark and Hadoop read a relative `file:` path wrongly."""
+        root = str(root)
+        if not root.startswith(("s3://", "s3a://")):
+            root = str(Path(root).resolve())
         root = root.rstrip("/") or "/"
         return cls(**{layer: _join(root, layer) for layer in LAYERS})
 
@@ -41,7 +50,7 @@ class LakeLayout:
     def from_args(cls, args: dict[str, Any]) -> LakeLayout:
         """`--lake_root` (local) or per-layer `--bronze_root` ... `--ops_root` (AWS) job arguments."""
         base = cls.from_root(str(args.get("lake_root") or DEFAULT_LAKE_ROOT))
-        overrides = {layer: args[f"{layer}_root"] for layer in LAYERS if args.get(f"{layer}_root")}
+        overrides = {layer: _absolute(args[f"{layer}_root"]) for layer in LAYERS if args.get(f"{layer}_root")}
         return cls(**{**base.__dict__, **overrides})
 
     def as_args(self) -> dict[str, str]:
@@ -87,3 +96,19 @@ class LakeLayout:
 
     def alerts(self) -> str:
         return _join(self.ops, "alerts")
+
+    # ops: the model registry (one folder per model, one sub-folder per trained version)
+    def model_registry(self, model_name: str) -> str:
+        return _join(self.ops, "models", model_name)
+
+    def model_version(self, model_name: str, version: str) -> str:
+        """`<registry>/<version>/`: SageMaker's output, model.joblib, metrics.json, decision.json."""
+        return _join(self.model_registry(model_name), version)
+
+    def deployed_model_pointer(self, model_name: str) -> str:
+        """`deployed.json`: which version the endpoint serves (written only after a deployment)."""
+        return _join(self.model_registry(model_name), "deployed.json")
+
+    def deployed_model_artifact(self, model_name: str) -> str:
+        """The deployed version's `model.tar.gz` at a stable location (batch inference reads it)."""
+        return _join(self.model_registry(model_name), "deployed", "model.tar.gz")

@@ -48,7 +48,8 @@ def source_file_column() -> Column:
 def _qualified(path: str) -> str:
     if is_s3(path) or path.startswith("file:"):
         return path
-    return Path(path).resolve().as_uri()
+    return f"file://{Path(path).resolve()}"  # not as_uri(): Hadoop does not decode its %3D for '='
+
 
 
 def read_bronze(spark: SparkSession, files: list[str], contract: Contract) -> DataFrame:

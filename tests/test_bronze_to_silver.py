@@ -194,3 +194,12 @@ def test_with_a_glue_database_the_table_and_published_partitions_are_registered(
     assert [k["Name"] for k in table["PartitionKeys"]] == ["year", "month", "day"]
     assert "email" in [c["Name"] for c in table["StorageDescriptor"]["Columns"]]
     assert sorted(p["Values"] for p in partitions) == [["2024", "01", "01"], ["2024", "01", "02"]]
+
+
+def test_a_relative_lake_root_works_as_the_default_does(spark, tmp_path, monkeypatch):
+    """`make run` uses ./lake: relative paths must reach Spark as absolute file URIs, '=' unescaped."""
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(Path("lake"), "customers", "2024-01-01", [customer("C00000001", "2024-01-01T08:00:00Z")])
+    report = bronze_to_silver.run(spark, {"dataset": "customers", "run_date": "2024-01-01", "lake_root": "lake"})
+    assert report["silver_rows"] == 1
+    assert (tmp_path / "lake" / "silver" / "customers" / "year=2024" / "month=01" / "day=01").is_dir()

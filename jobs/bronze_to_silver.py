@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 from jobs.bronze import bronze_files, read_bronze
 from jobs.contracts import Contract, load_contract
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
-from jobs.publish import publish_partitions, replace_quarantine_staged, table_exists
+from jobs.publish import publish_partitions, table_exists
 from jobs.runtime import glue_entry_point, in_glue
 from jobs.silver.conform import (
     EXTRA_COLUMNS,
@@ -38,7 +38,7 @@ from jobs.silver.dedupe import (
     rank_versions,
     with_partition_columns,
 )
-from jobs.storage import exists, list_files, remove_tree, write_json
+from jobs.storage import exists, list_files, remove_tree, replace_folder, write_json
 
 if TYPE_CHECKING:
     from jobs.quality.gate import GateResult
@@ -337,7 +337,7 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         published = publish_partitions(content, silver_table, parts, layout.staging(silver_table, ctx.run_id),
                                        verify=lambda staging: written.check_silver(staging, silver_rows,
                                                                                    duplicate_rows))
-        replace_quarantine_staged(quarantine_staging, quarantine_path)
+        replace_folder(quarantine_staging, quarantine_path)  # re-running a date replaces, never doubles
     finally:
         if gate is not None:
             gate.release()

@@ -53,9 +53,3 @@ def publish_partitions(content: DataFrame, table: str, partitions: Sequence[tupl
             remove_tree(target)
     remove_tree(staging)
     return list(partitions)
-
-
-def replace_quarantine_staged(staging: str, target: str) -> str:
-    """Swap a staged quarantine folder in for one ingest date (re-running a date does not double it)."""
-    replace_folder(staging, target)
-    return target

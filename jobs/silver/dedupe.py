@@ -38,13 +38,6 @@ def rank_versions(df: DataFrame, key: Sequence[str], event_time: str, content: S
                      F.count(F.lit(1)).over(by_key).alias(VERSIONS))
 
 
-def latest_per_key(df: DataFrame, key: Sequence[str], event_time: str,
-                   content: Sequence[str]) -> tuple[DataFrame, DataFrame]:
-    """Split a batch into (one row per key: the latest by event time, the rows it supersedes)."""
-    ranked = rank_versions(df, key, event_time, content).drop(VERSIONS)
-    return ranked.where("_rank = 1").drop("_rank"), ranked.where("_rank > 1").drop("_rank")
-
-
 def flag_superseded(incoming: DataFrame, existing_versions: DataFrame, key: Sequence[str],
                     event_time: str) -> DataFrame:
     """Add `_superseded`: silver already holds this key in a *newer* version (the row is a duplicate).

@@ -87,3 +87,19 @@ class LakeLayout:
 
     def alerts(self) -> str:
         return _join(self.ops, "alerts")
+
+    # ops: the model registry (one folder per model, one sub-folder per trained version)
+    def model_registry(self, model_name: str) -> str:
+        return _join(self.ops, "models", model_name)
+
+    def model_version(self, model_name: str, version: str) -> str:
+        """`<registry>/<version>/`: SageMaker's output, model.joblib, metrics.json, decision.json."""
+        return _join(self.model_registry(model_name), version)
+
+    def deployed_model_pointer(self, model_name: str) -> str:
+        """`deployed.json`: which version the endpoint serves (written only after a deployment)."""
+        return _join(self.model_registry(model_name), "deployed.json")
+
+    def deployed_model_artifact(self, model_name: str) -> str:
+        """The deployed version's `model.tar.gz` at a stable location (batch inference reads it)."""
+        return _join(self.model_registry(model_name), "deployed", "model.tar.gz")

@@ -62,10 +62,29 @@ def dates_between(start: date, end: date) -> list[date]:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from pipelines.backfill import backfill
+    from pipelines.backfill import AwsTarget, LocalTarget, backfill
 
+    if args.target == "aws":
+        target: AwsTarget | LocalTarget = AwsTarget(
+            args.state_machine or f"lakehouse-{args.stage}-{args.pipeline}", region=args.region,
+            endpoint_url=args.endpoint_url, poll_seconds=args.poll_seconds)
+    else:
+        target = LocalTarget(args.lake_root)
     return backfill(args.pipeline, args.lake_root, dates_between(args.start, args.end), force=args.force,
-                    dry_run=args.dry_run)
+                    dry_run=args.dry_run, parallel=args.parallel, resume=args.resume, target=target)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from pipelines.registry import PIPELINES
+    from pipelines.validate import report, validate_pipelines
+
+    unknown = sorted(set(args.pipeline) - set(PIPELINES))
+    if unknown:
+        raise SystemExit(f"unknown pipeline(s) {', '.join(unknown)}; registered: {', '.join(sorted(PIPELINES))}")
+    pipelines = {name: PIPELINES[name] for name in (args.pipeline or sorted(PIPELINES))}
+    problems = validate_pipelines(pipelines)
+    print(report(problems, len(pipelines)), file=sys.stderr if problems else sys.stdout)
+    return 1 if problems else 0
 
 
 def cmd_quality(args: argparse.Namespace) -> int:
@@ -134,9 +153,24 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("--end", type=_date, required=True)
     back.add_argument("--force", action="store_true", help="re-run dates that already succeeded")
     back.add_argument("--resume", action="store_true",
-                      help="continue an interrupted backfill (the default: succeeded dates are skipped)")
+                      help="continue an interrupted backfill: succeeded dates are skipped (always, unless "
+                           "--force), and on AWS a date's still-running execution is waited for")
     back.add_argument("--dry-run", action="store_true", help="print what would run and stop")
+    back.add_argument("--parallel", type=int, default=1, metavar="N",
+                      help="dates at once, for pipelines whose dates are independent (default 1)")
+    back.add_argument("--target", choices=("local", "aws"), default="local",
+                      help="local engine (default) or real executions of the deployed state machine via boto3")
+    back.add_argument("--state-machine", help="aws: name or ARN (default lakehouse-<stage>-<pipeline>)")
+    back.add_argument("--stage", default="dev", help="aws: stage of the default state machine name")
+    back.add_argument("--region", help="aws: region (default: the AWS configuration's)")
+    back.add_argument("--endpoint-url", help="aws: Step Functions endpoint (e.g. a moto server)")
+    back.add_argument("--poll-seconds", type=float, default=10.0, help="aws: how often to check an execution")
     back.set_defaults(func=cmd_backfill)
+
+    validate = sub.add_parser("validate", help="check every state machine definition: statelint, moto's parser "
+                                               "and the project rules; exits non-zero on any problem")
+    validate.add_argument("pipeline", nargs="*", help=f"of {', '.join(_pipelines())} (default: all)")
+    validate.set_defaults(func=cmd_validate)
 
     status = sub.add_parser("status", help="recent runs, one line each")
     _add_lake_root(status)

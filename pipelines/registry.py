@@ -36,6 +36,9 @@ class PipelineSpec:
     schedule: str  # EventBridge schedule expression (UTC)
     glue_jobs: tuple[str, ...]
     placeholders: dict[str, str] = field(default_factory=dict)  # ${Name} -> glue job logical name
+    runs_after: tuple[str, ...] = ()  # pipelines whose scheduled run must have finished first (by schedule)
+    # True when a date's run reads nothing an earlier date's run writes, so backfills may run dates at once.
+    independent_dates: bool = False
 
     @property
     def definition_path(self) -> Path:
@@ -56,6 +59,36 @@ GLUE_JOBS: dict[str, GlueJobSpec] = {
             module="jobs.silver_to_gold",
             description="Build the gold tables (customer features, daily merchant metrics) as of a run date.",
             number_of_workers=4,
+        ),
+        GlueJobSpec(
+            name="training_set",
+            module="jobs.training_set",
+            description="Build the fraud model's point-in-time training set (gold training_set: train and "
+                        "held-out windows) for a run date.",
+            number_of_workers=4,
+        ),
+        GlueJobSpec(
+            name="evaluate_model",
+            module="jobs.ml.evaluate_model",
+            description="Score the held-out window with a trained model, the baselines and the deployed model; "
+                        "write the version's metrics.json.",
+            timeout_minutes=30,
+        ),
+        GlueJobSpec(
+            name="record_model",
+            module="jobs.ml.record_model",
+            description="Record a model version's deployment (deployed.json, deployed artifact) or rejection.",
+            timeout_minutes=10,
+        ),
+        GlueJobSpec(
+            name="scoring_input",
+            module="jobs.scoring_input",
+            description="Build the day's batch-inference input (gold scoring_input) from silver and gold features.",
+        ),
+        GlueJobSpec(
+            name="store_scores",
+            module="jobs.store_scores",
+            description="Check the batch transform's scores and publish them to gold fraud_scores for the day.",
         ),
         GlueJobSpec(
             name="finalize_run",
@@ -82,7 +115,51 @@ PIPELINES: dict[str, PipelineSpec] = {
                 "FinalizeRunJobName": "finalize_run",
             },
         ),
+        PipelineSpec(
+            name="training",
+            definition_file="training.asl.json",
+            description="Train the fraud model on gold features, evaluate it on a later window, deploy it if it "
+                        "beats the bar, the baseline and the deployed model.",
+            schedule="cron(0 5 ? * SUN *)",  # weekly, Sundays 05:00 UTC, after that day's ingestion
+            glue_jobs=("training_set", "evaluate_model", "record_model", "finalize_run"),
+            placeholders={
+                "TrainingSetJobName": "training_set",
+                "EvaluateModelJobName": "evaluate_model",
+                "RecordModelJobName": "record_model",
+                "FinalizeRunJobName": "finalize_run",
+            },
+            runs_after=("ingestion",),
+        ),
+        PipelineSpec(
+            name="batch_inference",
+            definition_file="batch_inference.asl.json",
+            description="Score the day's transactions with the deployed fraud model into gold fraud_scores.",
+            schedule="cron(30 4 * * ? *)",  # daily 04:30 UTC, two hours after ingestion starts
+            glue_jobs=("scoring_input", "store_scores", "finalize_run"),
+            placeholders={
+                "ScoringInputJobName": "scoring_input",
+                "StoreScoresJobName": "store_scores",
+                "FinalizeRunJobName": "finalize_run",
+            },
+            runs_after=("ingestion",),
+            independent_dates=True,
+        ),
     )
+}
+
+# Placeholders the deployment provides to every definition besides its Glue job names (infra/
+# orchestration.py resolves them on AWS; pipelines/local_run.py gives the local values).
+DEPLOY_PLACEHOLDERS: dict[str, str] = {
+    "AlertTopicArn": "the SNS alert topic",
+    "SageMakerExecutionRoleArn": "the role SageMaker jobs and models run as",
+    "ArtifactsBucket": "the artifacts bucket: ops/ (manifests, model registry) and ml/sourcedir.tar.gz",
+    "BronzeBucket": "the bronze layer's bucket",
+    "SilverBucket": "the silver layer's bucket",
+    "GoldBucket": "the gold layer's bucket",
+    "GlueDatabase": "the Glue Data Catalog database",
+    "Stage": "the deployment stage (dev, staging, prod)",
+    "NamePrefix": "`<prefix>-<stage>-`, the prefix of every SageMaker resource name (IAM is scoped to it)",
+    "SklearnImageUri": "the region's SageMaker scikit-learn container image URI",
 }
 
 

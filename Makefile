@@ -38,8 +38,9 @@ test: venv lint  ## the whole suite, slow and integration tests included
 bench: venv  ## benchmarks; figures go to docs/benchmarks.md
 	$(PY) -m bench.run --write docs/benchmarks.md
 
-backfill: venv  ## make backfill PIPELINE=ingestion START=2024-01-01 END=2024-01-07
-	$(VENV)/bin/lakehouse backfill $(PIPELINE) --lake-root $(LAKE) --start $(START) --end $(END) $(ARGS)
+backfill: venv  ## make backfill PIPELINE=ingestion START=2024-01-01 END=2024-01-07 [PARALLEL=4] [ARGS=--force]
+	$(VENV)/bin/lakehouse backfill $(PIPELINE) --lake-root $(LAKE) --start $(START) --end $(END) \
+		$(if $(PARALLEL),--parallel $(PARALLEL)) $(ARGS)
 
 deploy: venv  ## make deploy STAGE=dev [ARGS="--region eu-west-1 --dry-run"]
 	$(VENV)/bin/lakehouse deploy --stage $(STAGE) $(ARGS)

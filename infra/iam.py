@@ -27,6 +27,7 @@ from infra.cfn import (
 from infra.settings import (
     GLUE_TEMP_PREFIX,
     JOB_ARTIFACT_PREFIXES,
+    ML_SOURCE_PREFIX,
     MODELS_PREFIX,
     OPS_PREFIX,
     QUARANTINE_PREFIX,
@@ -182,8 +183,9 @@ def sagemaker_execution_role(settings: DeploySettings, bootstrap: BootstrapOutpu
         s3_list(gold, artifacts),
         s3_objects(S3_READ, gold),
         s3_objects(S3_WRITE, gold, [MODEL_SCORES_PREFIX]),
+        # Training writes its model and output under the registry; transform and models read them back.
         s3_objects(S3_READ + S3_WRITE, artifacts, [MODELS_PREFIX]),
-        s3_objects(S3_READ, artifacts, ["wheels/"]),
+        s3_objects(S3_READ, artifacts, [ML_SOURCE_PREFIX]),
         allow(["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
               bootstrap.kms_key_arn),
         # Pulling the SageMaker scikit-learn image: the token call has no resource-level permissions.
@@ -198,9 +200,13 @@ def sagemaker_execution_role(settings: DeploySettings, bootstrap: BootstrapOutpu
 
 
 def integration_statements(settings: DeploySettings, integration: str, sync: bool,
-                           job_names: Iterable[str], alert_topic: Any) -> list[Json]:
+                           job_names: Iterable[str], alert_topic: Any, artifacts_bucket: str | None = None
+                           ) -> list[Json]:
     """The permissions one Step Functions service integration needs (see AWS's IAM policy docs)."""
     prefix = settings.name("")
+    if integration == "aws-sdk:s3:getObject" and artifacts_bucket:
+        # Only the model registry: the training pipeline reads a version's metrics.json to decide.
+        return [s3_objects(S3_READ, artifacts_bucket, [MODELS_PREFIX])]
     if integration == "glue:startJobRun":
         actions = ["glue:StartJobRun"] + (["glue:BatchStopJobRun", "glue:GetJobRun", "glue:GetJobRuns"]
                                           if sync else [])
@@ -250,10 +256,13 @@ def state_machine_role(settings: DeploySettings, bootstrap: BootstrapOutputs,
                        alert_topic: Any) -> Json:
     """One role for the pipelines' state machines; its statements are derived from their Task states."""
     statements: list[Json] = []
-    for pipeline, definition in sorted(definitions.items()):
+    # One role runs every pipeline, so one statement per integration covers the jobs of all of them.
+    all_jobs = sorted({job for jobs in pipeline_jobs.values() for job in jobs})
+    for _pipeline, definition in sorted(definitions.items()):
         for resource_arn in sorted(asl.task_resources(definition)):
             for item in integration_statements(settings, asl.integration_of(resource_arn),
-                                               asl.is_sync(resource_arn), pipeline_jobs[pipeline], alert_topic):
+                                               asl.is_sync(resource_arn), all_jobs, alert_topic,
+                                               bootstrap.artifacts_bucket):
                 if item not in statements:
                     statements.append(item)
     statements += [

@@ -35,7 +35,8 @@ def state_machine_id(pipeline: str) -> str:
     return f"StateMachine{camel(pipeline)}"
 
 
-def infrastructure_substitutions(settings: DeploySettings, bootstrap: BootstrapOutputs) -> dict[str, Any]:
+def infrastructure_substitutions(settings: DeploySettings, bootstrap: BootstrapOutputs,
+                                 ml_source_key: str | None = None) -> dict[str, Any]:
     """Placeholders any definition may use besides its Glue job names."""
     values: dict[str, Any] = {
         "AlertTopicArn": ref(ALERT_TOPIC_ID),
@@ -43,15 +44,20 @@ def infrastructure_substitutions(settings: DeploySettings, bootstrap: BootstrapO
         "ArtifactsBucket": bootstrap.artifacts_bucket,
         "GlueDatabase": settings.glue_database,
         "Stage": settings.stage,
+        "NamePrefix": settings.name(""),
+        "SklearnImageUri": settings.sklearn_image_uri(),
     }
     values.update({f"{camel(layer)}Bucket": settings.bucket_name(layer) for layer in DATA_LAYERS})
+    if ml_source_key is not None:
+        values["SageMakerSourceUri"] = f"s3://{bootstrap.artifacts_bucket}/{ml_source_key}"
     return values
 
 
 def substitutions(settings: DeploySettings, bootstrap: BootstrapOutputs, pipeline: PipelineSpec,
-                  definition: dict[str, Any], glue_jobs: Mapping[str, GlueJobSpec]) -> dict[str, Any]:
+                  definition: dict[str, Any], glue_jobs: Mapping[str, GlueJobSpec],
+                  ml_source_key: str | None = None) -> dict[str, Any]:
     """Only the placeholders the definition uses (CloudFormation rejects none, but keep it exact)."""
-    available = infrastructure_substitutions(settings, bootstrap)
+    available = infrastructure_substitutions(settings, bootstrap, ml_source_key)
     for placeholder, job_name in pipeline.placeholders.items():
         if job_name not in glue_jobs:
             raise UnresolvedPlaceholderError(
@@ -63,7 +69,7 @@ def substitutions(settings: DeploySettings, bootstrap: BootstrapOutputs, pipelin
         raise UnresolvedPlaceholderError(
             f"{pipeline.definition_file} uses {', '.join('${' + m + '}' for m in missing)}, which neither "
             f"the registry's placeholders for {pipeline.name!r} nor the stack provide "
-            f"(stack provides: {', '.join(sorted(infrastructure_substitutions(settings, bootstrap)))})")
+            f"(stack provides: {', '.join(sorted(available))})")
     return {name: available[name] for name in sorted(used)}
 
 
@@ -76,7 +82,8 @@ def log_group(settings: DeploySettings, bootstrap: BootstrapOutputs, pipeline: s
 
 
 def state_machine(settings: DeploySettings, bootstrap: BootstrapOutputs, pipeline: PipelineSpec,
-                  definition_text: str, glue_jobs: Mapping[str, GlueJobSpec]) -> Json:
+                  definition_text: str, glue_jobs: Mapping[str, GlueJobSpec], ml_source_key: str | None = None
+                  ) -> Json:
     definition = json.loads(definition_text)
     return resource("AWS::StepFunctions::StateMachine", {
         "StateMachineName": settings.state_machine_name(pipeline.name),
@@ -84,7 +91,8 @@ def state_machine(settings: DeploySettings, bootstrap: BootstrapOutputs, pipelin
         "RoleArn": get_att(STATE_MACHINE_ROLE_ID, "Arn"),
         # The checked-in file as is, in the string form (the one moto also reads).
         "DefinitionString": definition_text,
-        "DefinitionSubstitutions": substitutions(settings, bootstrap, pipeline, definition, glue_jobs),
+        "DefinitionSubstitutions": substitutions(settings, bootstrap, pipeline, definition, glue_jobs,
+                                                 ml_source_key),
         "LoggingConfiguration": {
             "Level": "ALL",
             "IncludeExecutionData": True,
@@ -102,17 +110,41 @@ def schedule_input(pipeline: PipelineSpec, datasets: list[str]) -> Json:
     return {"InputPathsMap": {"time": "$.time", "id": "$.id"}, "InputTemplate": template}
 
 
+def trigger_input(pipeline: PipelineSpec) -> Json:
+    """The upstream execution's output (a JSON string) and name; the definition reads its run date there."""
+    template = ('{"trigger": "after-' + str(pipeline.triggered_by) + '", "pipeline": "' + pipeline.name + '", '
+                '"upstream_execution": <name>, "upstream_output": <output>}')
+    return {"InputPathsMap": {"name": "$.detail.name", "output": "$.detail.output"}, "InputTemplate": template}
+
+
+def upstream_succeeded_pattern(pipeline: PipelineSpec) -> Json:
+    return {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"status": ["SUCCEEDED"], "stateMachineArn": [ref(state_machine_id(str(pipeline.triggered_by)))]},
+    }
+
+
 def schedule(settings: DeploySettings, pipeline: PipelineSpec, datasets: list[str]) -> Json:
+    """The rule that starts the pipeline: its cron schedule, or its upstream pipeline's success."""
+    if pipeline.triggered_by is not None:
+        start = {"EventPattern": upstream_succeeded_pattern(pipeline)}
+        transformer = trigger_input(pipeline)
+        description = f"Starts the {pipeline.name} pipeline after each successful {pipeline.triggered_by} run"
+    else:
+        start = {"ScheduleExpression": pipeline.schedule}
+        transformer = schedule_input(pipeline, datasets)
+        description = f"Starts the {pipeline.name} pipeline"
     return resource("AWS::Events::Rule", {
         "Name": settings.name(f"{pipeline.name}-schedule"),
-        "Description": f"Starts the {pipeline.name} pipeline: {pipeline.description}",
-        "ScheduleExpression": pipeline.schedule,
+        "Description": f"{description}: {pipeline.description}"[:512],
+        **start,
         "State": "ENABLED" if settings.profile.schedules_enabled else "DISABLED",
         "Targets": [{
             "Id": "pipeline",
             "Arn": ref(state_machine_id(pipeline.name)),
             "RoleArn": get_att(EVENTBRIDGE_ROLE_ID, "Arn"),
-            "InputTransformer": schedule_input(pipeline, datasets),
+            "InputTransformer": transformer,
         }],
     })
 
@@ -194,7 +226,8 @@ def failed_glue_runs_alarm(settings: DeploySettings) -> Json:
 
 def orchestration_resources(settings: DeploySettings, bootstrap: BootstrapOutputs,
                             pipelines: Mapping[str, PipelineSpec], definitions: Mapping[str, str],
-                            glue_jobs: Mapping[str, GlueJobSpec], datasets: list[str]) -> dict[str, Json]:
+                            glue_jobs: Mapping[str, GlueJobSpec], datasets: list[str],
+                            ml_source_key: str | None = None) -> dict[str, Json]:
     resources: dict[str, Json] = {
         ALERT_TOPIC_ID: alert_topic(settings, bootstrap),
         "AlertTopicPolicy": alert_topic_policy(),
@@ -204,7 +237,8 @@ def orchestration_resources(settings: DeploySettings, bootstrap: BootstrapOutput
     for name, pipeline in sorted(pipelines.items()):
         machine_id = state_machine_id(name)
         resources[f"{machine_id}Logs"] = log_group(settings, bootstrap, name)
-        resources[machine_id] = state_machine(settings, bootstrap, pipeline, definitions[name], glue_jobs)
+        resources[machine_id] = state_machine(settings, bootstrap, pipeline, definitions[name], glue_jobs,
+                                              ml_source_key)
         resources[f"{machine_id}Schedule"] = schedule(settings, pipeline, datasets)
         resources[f"{machine_id}FailedAlarm"] = failed_executions_alarm(settings, name)
     return resources

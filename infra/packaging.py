@@ -4,7 +4,9 @@
   the packages `pyproject.toml` selects, with fixed timestamps and order so the same source always
   gives the same bytes and therefore the same content-addressed key;
 - one tiny launcher script per Glue job (`from jobs.x import main; main()`);
-- bundles of the contracts, the expectation suites and the state-machine definitions.
+- bundles of the contracts, the expectation suites and the state-machine definitions;
+- the SageMaker script-mode source directory (`jobs/ml/*.py` and its `requirements.txt`, flat) as a
+  reproducible `sourcedir.tar.gz`.
 
 Keys are `<kind>/<sha256 prefix>/<file>`: an unchanged artifact keeps its key and is never re-uploaded.
 """
@@ -13,9 +15,11 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import gzip
 import hashlib
 import io
 import re
+import tarfile
 import tomllib
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -50,11 +54,13 @@ class ArtifactSet:
     expectations: list[Artifact]
     definitions: dict[str, Artifact]  # pipeline -> definition
     runtime_requirements: tuple[str, ...]
+    ml_source: Artifact | None = None  # SageMaker's sourcedir.tar.gz
     warnings: list[str] = field(default_factory=list)
 
     def all(self) -> list[Artifact]:
+        extra = [self.ml_source] if self.ml_source is not None else []
         return [self.wheel, *self.scripts.values(), *self.contracts, *self.expectations,
-                *self.definitions.values()]
+                *self.definitions.values(), *extra]
 
     @property
     def contracts_prefix(self) -> str:
@@ -219,6 +225,24 @@ def model_requirements(repo_root: Path) -> tuple[str, ...]:
                  if (match := re.match(r"^([A-Za-z0-9._-]+==[A-Za-z0-9._-]+)", line.strip())))
 
 
+def build_ml_source(repo_root: Path = REPO_ROOT) -> Artifact:
+    """`jobs/ml/*.py` + `requirements.txt`, flat at the archive's root as script mode expects.
+
+    Fixed order, owners, modes and times (and no gzip timestamp): the same source gives the same bytes,
+    so its content-addressed key only changes when the code does.
+    """
+    source = repo_root / "jobs" / "ml"
+    files = _files_under(source, "*.py") | _files_under(source, "requirements.txt")
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name in sorted(files):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(files[name]), 0o644, 0
+            archive.addfile(info, io.BytesIO(files[name]))
+    body = gzip.compress(raw.getvalue(), mtime=0)
+    return Artifact(content_key("ml", body, "sourcedir.tar.gz"), body, "application/gzip")
+
+
 def _files_under(root: Path, pattern: str) -> dict[str, bytes]:
     return {path.relative_to(root).as_posix(): path.read_bytes()
             for path in sorted(root.glob(pattern)) if path.is_file()}
@@ -253,5 +277,6 @@ def collect_artifacts(repo_root: Path = REPO_ROOT, glue_jobs: Mapping[str, GlueJ
                             "application/json"),
         definitions=definitions,
         runtime_requirements=model_requirements(repo_root),
+        ml_source=build_ml_source(repo_root) if (repo_root / "jobs" / "ml").is_dir() else None,
         warnings=warnings,
     )

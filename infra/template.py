@@ -106,7 +106,8 @@ def main_template(settings: DeploySettings, bootstrap: BootstrapOutputs, artifac
         iam.DATA_SCIENTIST_ROLE_ID: iam.data_scientist_role(settings, bootstrap),
         iam.APP_DEVELOPER_ROLE_ID: iam.app_developer_role(settings, bootstrap),
         **orchestration.orchestration_resources(settings, bootstrap, pipelines, definitions, glue_jobs,
-                                                dataset_names() if datasets is None else datasets),
+                                                dataset_names() if datasets is None else datasets,
+                                                artifacts.ml_source.key if artifacts.ml_source else None),
     }
     outputs: dict[str, Json] = {
         f"{layer.capitalize()}BucketName": _output(f"{layer} layer bucket", ref(logical_id))

@@ -22,7 +22,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -139,17 +140,22 @@ def metrics_days(transactions: DataFrame, run_date: date, recompute_late: bool) 
     return sorted(days)
 
 
+@contextmanager
 def gated(spark: SparkSession, table: DataFrame, name: str, run_date: date, run_id: str, layout: LakeLayout,
-          summaries: dict[str, Any]) -> DataFrame:
+          summaries: dict[str, Any]) -> Iterator[DataFrame]:
     """Validate a gold table with its suite before it is published: a `fail` expectation stops the job
-    (nothing published), `warn` ones are recorded in the job report."""
+    (nothing published), `warn` ones are recorded in the job report. What the gate cached for its
+    validation is released when the block that writes the table ends."""
     from jobs.quality import raise_if_failed, run_quality_gate
 
     result = run_quality_gate(spark, table, suite=name, layer="gold", contract=None,
                               run_date=run_date.isoformat(), run_id=run_id, ops_root=layout.ops, build_docs=False)
-    summaries[name] = result.summary
-    raise_if_failed(result)
-    return result.valid
+    try:
+        summaries[name] = result.summary
+        raise_if_failed(result)
+        yield result.valid
+    finally:
+        result.release()
 
 
 def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
@@ -175,14 +181,14 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
 
         features_path = layout.gold_table(FEATURES_TABLE)
         metrics_path = layout.gold_table(METRICS_TABLE)
-        features = gated(spark, customer_features(transactions, customers, run_date), FEATURES_TABLE,
-                         run_date, run_id, layout, quality)
-        features_rows = write_gold_partitions(features, features_path, "as_of_date", [run_date],
-                                              layout.staging(features_path, run_id))
-        metrics = gated(spark, daily_merchant_metrics_for_days(transactions, days), METRICS_TABLE,
-                        run_date, run_id, layout, quality)
-        metrics_rows = write_gold_partitions(metrics, metrics_path, "event_date", days,
-                                             layout.staging(metrics_path, run_id), one_file_per_partition=True)
+        with gated(spark, customer_features(transactions, customers, run_date), FEATURES_TABLE,
+                   run_date, run_id, layout, quality) as features:
+            features_rows = write_gold_partitions(features, features_path, "as_of_date", [run_date],
+                                                  layout.staging(features_path, run_id))
+        with gated(spark, daily_merchant_metrics_for_days(transactions, days), METRICS_TABLE,
+                   run_date, run_id, layout, quality) as metrics:
+            metrics_rows = write_gold_partitions(metrics, metrics_path, "event_date", days,
+                                                 layout.staging(metrics_path, run_id), one_file_per_partition=True)
     finally:
         transactions.unpersist()
 

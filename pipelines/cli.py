@@ -62,10 +62,29 @@ def dates_between(start: date, end: date) -> list[date]:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from pipelines.backfill import backfill
+    from pipelines.backfill import AwsTarget, LocalTarget, backfill
 
+    if args.target == "aws":
+        target: AwsTarget | LocalTarget = AwsTarget(
+            args.state_machine or f"lakehouse-{args.stage}-{args.pipeline}", region=args.region,
+            endpoint_url=args.endpoint_url, poll_seconds=args.poll_seconds)
+    else:
+        target = LocalTarget(args.lake_root)
     return backfill(args.pipeline, args.lake_root, dates_between(args.start, args.end), force=args.force,
-                    dry_run=args.dry_run)
+                    dry_run=args.dry_run, parallel=args.parallel, resume=args.resume, target=target)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from pipelines.registry import PIPELINES
+    from pipelines.validate import report, validate_pipelines
+
+    unknown = sorted(set(args.pipeline) - set(PIPELINES))
+    if unknown:
+        raise SystemExit(f"unknown pipeline(s) {', '.join(unknown)}; registered: {', '.join(sorted(PIPELINES))}")
+    pipelines = {name: PIPELINES[name] for name in (args.pipeline or sorted(PIPELINES))}
+    problems = validate_pipelines(pipelines)
+    print(report(problems, len(pipelines)), file=sys.stderr if problems else sys.stdout)
+    return 1 if problems else 0
 
 
 def cmd_quality(args: argparse.Namespace) -> int:
@@ -98,14 +117,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
     report = generate(args.lake_root, start, args.days, args.rows_per_day, seed=args.seed, dirty=True)
     print(report.render() if hasattr(report, "render") else report)
     print("\n== ingestion: bronze → silver → gold, through state_machines/ingestion.asl.json ==")
-    code = backfill("ingestion", args.lake_root, dates_between(start, start + timedelta(days=args.days - 1)),
-                    force=True)
+    last_day = start + timedelta(days=args.days - 1)
+    code = backfill("ingestion", args.lake_root, dates_between(start, last_day), force=True)
+    if code == 0 and not args.skip_models:
+        code = _demo_models(args.lake_root, last_day)
     print("\n== what the lake holds ==")
     print("\n".join(layer_summary(args.lake_root)))
     layout = LakeLayout.from_root(str(args.lake_root))
     print(f"\nRun manifests: {layout.manifests_root()}   alerts: {layout.alerts()}")
     print(f"Recent runs:   lakehouse status --lake-root {args.lake_root}")
     return code
+
+
+def _demo_models(lake_root: Path, run_date: date) -> int:
+    """Train (and deploy, if it earns it) on the demo lake, then score the last day."""
+    from pipelines.local_run import DEMO_TRAINING_INPUT, run_model_pipelines
+    from pipelines.summary import model_run_lines
+
+    print(f"\n== training then batch inference as of {run_date}, through state_machines/training.asl.json and "
+          "batch_inference.asl.json (SageMaker script mode and transform run locally) ==")
+    runs = run_model_pipelines(lake_root, run_date, DEMO_TRAINING_INPUT)
+    for run in runs:
+        print(f"{run.pipeline} {run.run_date} run {run.run_id}: {run.status}")
+        print("\n".join(model_run_lines(lake_root, run.pipeline, run.run_id, run.run_date.isoformat())))
+        if run.status != "SUCCEEDED":
+            print(f"FAILED: {run.error_message}", file=sys.stderr)
+    return 0 if runs and all(run.status == "SUCCEEDED" for run in runs) else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,9 +171,24 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("--end", type=_date, required=True)
     back.add_argument("--force", action="store_true", help="re-run dates that already succeeded")
     back.add_argument("--resume", action="store_true",
-                      help="continue an interrupted backfill (the default: succeeded dates are skipped)")
+                      help="continue an interrupted backfill: succeeded dates are skipped (always, unless "
+                           "--force), and on AWS a date's still-running execution is waited for")
     back.add_argument("--dry-run", action="store_true", help="print what would run and stop")
+    back.add_argument("--parallel", type=int, default=1, metavar="N",
+                      help="dates at once, for pipelines whose dates are independent (default 1)")
+    back.add_argument("--target", choices=("local", "aws"), default="local",
+                      help="local engine (default) or real executions of the deployed state machine via boto3")
+    back.add_argument("--state-machine", help="aws: name or ARN (default lakehouse-<stage>-<pipeline>)")
+    back.add_argument("--stage", default="dev", help="aws: stage of the default state machine name")
+    back.add_argument("--region", help="aws: region (default: the AWS configuration's)")
+    back.add_argument("--endpoint-url", help="aws: Step Functions endpoint (e.g. a moto server)")
+    back.add_argument("--poll-seconds", type=float, default=10.0, help="aws: how often to check an execution")
     back.set_defaults(func=cmd_backfill)
+
+    validate = sub.add_parser("validate", help="check every state machine definition: statelint, moto's parser "
+                                               "and the project rules; exits non-zero on any problem")
+    validate.add_argument("pipeline", nargs="*", help=f"of {', '.join(_pipelines())} (default: all)")
+    validate.set_defaults(func=cmd_validate)
 
     status = sub.add_parser("status", help="recent runs, one line each")
     _add_lake_root(status)
@@ -154,8 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="generate data and run the pipelines end to end (what `make run` does)")
     _add_lake_root(demo)
     demo.add_argument("--start", type=_date, default=date(2024, 1, 1))
+    # 3 days x 5,000: enough for the model to beat the amount baseline within make run's 5 minutes
+    # (docs/orchestration.md, "Demo sizing")
     demo.add_argument("--days", type=int, default=3)
-    demo.add_argument("--rows-per-day", type=int, default=2000)
+    demo.add_argument("--rows-per-day", type=int, default=5000)
+    demo.add_argument("--skip-models", action="store_true", help="ingestion only (no training or batch inference)")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
     return parser

@@ -1,10 +1,18 @@
 """Run a registered pipeline locally: its checked-in state machine on moto's interpreter, its Glue
-tasks on the local job functions in one shared SparkSession."""
+tasks on the local job functions in one shared SparkSession, its SageMaker jobs with SageMaker's
+script-mode and inference-handler contracts on the lake's folders.
+
+Locally the deploy placeholders get local values (`local_deploy_values`) and the S3 URIs the
+definitions build from them are mounted on the lake (`local_s3`): the layers' buckets on
+`<lake>/bronze|silver|gold`, the artifacts bucket's `ops/` on `<lake>/ops`, and the SageMaker
+source directory `ml/sourcedir.tar.gz` on this repository's `jobs/ml`.
+"""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -13,9 +21,39 @@ from typing import Any
 
 from jobs.contracts import list_datasets
 from jobs.lake import LakeLayout
+from jobs.ml.artifacts import DEFAULT_MODEL_NAME
 from jobs.storage import list_files, read_json
-from pipelines.local_engine import ExecutionResult, LocalStepFunctions
-from pipelines.registry import PIPELINES, PipelineSpec, glue_job_for_name
+from pipelines.local_engine import ExecutionResult, LocalS3, LocalSageMaker, LocalStepFunctions
+from pipelines.registry import PIPELINES, REPO_ROOT, PipelineSpec, glue_job_for_name
+
+LOCAL_BUCKETS = {layer: f"lakehouse-local-{layer}" for layer in ("bronze", "silver", "gold", "artifacts")}
+# The scikit-learn serving/training image (its requirements.txt pins the project's scikit-learn).
+SKLEARN_IMAGE_URI = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+SAGEMAKER_SOURCE_KEY = "ml/sourcedir.tar.gz"
+ATTEMPT_SUFFIX = re.compile(r"-attempt-(\d+)$")
+
+
+def local_deploy_values() -> dict[str, str]:
+    """Local values of the registry's DEPLOY_PLACEHOLDERS (the engine adds the ARNs it creates)."""
+    return {
+        "ArtifactsBucket": LOCAL_BUCKETS["artifacts"],
+        "SageMakerSourceUri": f"s3://{LOCAL_BUCKETS['artifacts']}/{SAGEMAKER_SOURCE_KEY}",
+        "BronzeBucket": LOCAL_BUCKETS["bronze"],
+        "SilverBucket": LOCAL_BUCKETS["silver"],
+        "GoldBucket": LOCAL_BUCKETS["gold"],
+        "GlueDatabase": "lakehouse_local",
+        "Stage": "local",
+        "NamePrefix": "lakehouse-local-",
+        "SklearnImageUri": SKLEARN_IMAGE_URI,
+    }
+
+
+def local_s3(lake_root: Path) -> LocalS3:
+    layout = LakeLayout.from_root(str(lake_root))
+    mounts = {f"s3://{LOCAL_BUCKETS[layer]}/": Path(getattr(layout, layer)) for layer in ("bronze", "silver", "gold")}
+    mounts[f"s3://{LOCAL_BUCKETS['artifacts']}/ops/"] = Path(layout.ops)
+    mounts[f"s3://{LOCAL_BUCKETS['artifacts']}/{SAGEMAKER_SOURCE_KEY}"] = REPO_ROOT / "jobs" / "ml"
+    return LocalS3(mounts)
 
 
 class JobFailedError(RuntimeError):
@@ -74,12 +112,21 @@ class PipelineRun:
         return f"{self.execution.error}: {self.execution.cause}"
 
 
-def execution_input(spec: PipelineSpec, run_date: date, run_id: str) -> dict[str, Any]:
-    """What the EventBridge schedule sends on AWS (built from the registry there too)."""
-    payload: dict[str, Any] = {"run_date": run_date.isoformat(), "run_id": run_id, "pipeline": spec.name}
+def attempt_of(run_id: str) -> int:
+    """1 for `<pipeline>-<date>`, N for `<pipeline>-<date>-attempt-N` (SageMaker names use it)."""
+    match = ATTEMPT_SUFFIX.search(run_id)
+    return int(match.group(1)) if match else 1
+
+
+def execution_input(spec: PipelineSpec, run_date: date, run_id: str,
+                    extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What the EventBridge schedule sends on AWS (built from the registry there too); `extra`
+    overrides a definition's defaults (e.g. `{"model_bar": {"min_auc": 0.8}}` for training)."""
+    payload: dict[str, Any] = {"run_date": run_date.isoformat(), "run_id": run_id, "pipeline": spec.name,
+                               "attempt": attempt_of(run_id)}
     if spec.name == "ingestion":
         payload["datasets"] = list_datasets()
-    return payload
+    return {**payload, **dict(extra or {})}
 
 
 def previous_manifests(layout: LakeLayout, pipeline: str, run_date: date) -> list[dict[str, Any]]:
@@ -105,6 +152,8 @@ class LocalPipelines:
         self.lake_root = Path(lake_root)
         self.layout = LakeLayout.from_root(str(self.lake_root))
         self.runner = LocalGlueRunner(self.lake_root, spark_factory)
+        self.sagemaker = LocalSageMaker(local_s3(self.lake_root), Path(self.layout.ops) / "sagemaker" / "logs")
+        engine_options.setdefault("sagemaker", self.sagemaker)
         self.engine = LocalStepFunctions(self.runner, Path(self.layout.alerts()), **engine_options)
 
     def __enter__(self) -> LocalPipelines:
@@ -114,11 +163,13 @@ class LocalPipelines:
     def __exit__(self, *exc_info: object) -> None:
         self.engine.__exit__(*exc_info)
 
-    def run(self, pipeline: str, run_date: date, run_id: str | None = None) -> PipelineRun:
+    def run(self, pipeline: str, run_date: date, run_id: str | None = None,
+            extra_input: Mapping[str, Any] | None = None) -> PipelineRun:
         spec = PIPELINES[pipeline]
         run_id = run_id or next_run_id(self.layout, pipeline, run_date)
-        substitutions = dict(spec.placeholders)
-        result = self.engine.run(spec.definition_path, substitutions, execution_input(spec, run_date, run_id),
+        substitutions = {**local_deploy_values(), **spec.placeholders}
+        result = self.engine.run(spec.definition_path, substitutions,
+                                 execution_input(spec, run_date, run_id, extra_input),
                                  execution_name=run_id, state_machine_name=f"lakehouse-{pipeline}")
         manifest_path = self.layout.manifest(pipeline, run_date, run_id)
         manifest = read_json(manifest_path) if Path(manifest_path).exists() else None
@@ -130,3 +181,25 @@ class LocalPipelines:
 def local_pipelines(lake_root: Path, **options: Any) -> Iterator[LocalPipelines]:
     with LocalPipelines(lake_root, **options) as pipelines:
         yield pipelines
+
+
+# Sized for `make run` (3 days x 5,000 transactions): train on day 2 (day 1 has no previous-day
+# snapshot), hold out day 3. Measured on the seed-7 demo lake: held-out AUC 0.816 against 0.743 for the
+# amount baseline (train day 3 / hold out day 4: 0.819 against 0.703); the demo's bar sits below the
+# default 0.70 because one training day is little data.
+DEMO_TRAINING_INPUT: dict[str, Any] = {"train_days": "1", "holdout_days": "1", "model_bar": {"min_auc": 0.62}}
+
+
+def run_model_pipelines(lake_root: Path, run_date: date, training_input: Mapping[str, Any] | None = None,
+                        **options: Any) -> list[PipelineRun]:
+    """Train (and deploy, if it earns it) the fraud model as of `run_date`, then score `run_date`'s
+    transactions with the deployed model. The ingestion pipeline must have run up to `run_date`.
+    Batch inference is skipped when training did not succeed and no model was deployed before.
+    `options` go to `LocalPipelines` (e.g. `spark_factory`)."""
+    runs = []
+    with local_pipelines(lake_root, **options) as pipelines:
+        runs.append(pipelines.run("training", run_date, extra_input=training_input))
+        deployed = Path(pipelines.layout.deployed_model_pointer(DEFAULT_MODEL_NAME)).exists()
+        if runs[-1].status == "SUCCEEDED" or deployed:
+            runs.append(pipelines.run("batch_inference", run_date))
+    return runs

@@ -33,9 +33,18 @@ class PipelineSpec:
     name: str
     definition_file: str  # under state_machines/
     description: str
-    schedule: str  # EventBridge schedule expression (UTC)
+    # What starts it on AWS: an EventBridge schedule expression (UTC), or `triggered_by`: the pipeline
+    # whose SUCCEEDED execution starts this one with its output (the run date is taken from there).
+    schedule: str | None
     glue_jobs: tuple[str, ...]
     placeholders: dict[str, str] = field(default_factory=dict)  # ${Name} -> glue job logical name
+    triggered_by: str | None = None
+    # True when a date's run reads nothing an earlier date's run writes, so backfills may run dates at once.
+    independent_dates: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.schedule is None) == (self.triggered_by is None):
+            raise ValueError(f"pipeline {self.name!r}: give exactly one of schedule and triggered_by")
 
     @property
     def definition_path(self) -> Path:
@@ -56,6 +65,36 @@ GLUE_JOBS: dict[str, GlueJobSpec] = {
             module="jobs.silver_to_gold",
             description="Build the gold tables (customer features, daily merchant metrics) as of a run date.",
             number_of_workers=4,
+        ),
+        GlueJobSpec(
+            name="training_set",
+            module="jobs.training_set",
+            description="Build the fraud model's point-in-time training set (gold training_set: train and "
+                        "held-out windows) for a run date.",
+            number_of_workers=4,
+        ),
+        GlueJobSpec(
+            name="evaluate_model",
+            module="jobs.ml.evaluate_model",
+            description="Score the held-out window with a trained model, the baselines and the deployed model; "
+                        "write the version's metrics.json.",
+            timeout_minutes=30,
+        ),
+        GlueJobSpec(
+            name="record_model",
+            module="jobs.ml.record_model",
+            description="Record a model version's deployment (deployed.json, deployed artifact) or rejection.",
+            timeout_minutes=10,
+        ),
+        GlueJobSpec(
+            name="scoring_input",
+            module="jobs.scoring_input",
+            description="Build the day's batch-inference input (gold scoring_input) from silver and gold features.",
+        ),
+        GlueJobSpec(
+            name="store_scores",
+            module="jobs.store_scores",
+            description="Check the batch transform's scores and publish them to gold fraud_scores for the day.",
         ),
         GlueJobSpec(
             name="finalize_run",
@@ -82,7 +121,54 @@ PIPELINES: dict[str, PipelineSpec] = {
                 "FinalizeRunJobName": "finalize_run",
             },
         ),
+        PipelineSpec(
+            name="training",
+            definition_file="training.asl.json",
+            description="Train the fraud model on gold features, evaluate it on a later window, deploy it if it "
+                        "beats the bar, the baseline and the deployed model.",
+            # Weekly, Sundays 05:00 UTC. The run date is the scheduled date, whose ingestion runs at 23:30:
+            # the held-out window therefore ends with Saturday's data, the last day ingested.
+            schedule="cron(0 5 ? * SUN *)",
+            glue_jobs=("training_set", "evaluate_model", "record_model", "finalize_run"),
+            placeholders={
+                "TrainingSetJobName": "training_set",
+                "EvaluateModelJobName": "evaluate_model",
+                "RecordModelJobName": "record_model",
+                "FinalizeRunJobName": "finalize_run",
+            },
+        ),
+        PipelineSpec(
+            name="batch_inference",
+            definition_file="batch_inference.asl.json",
+            description="Score the day's transactions with the deployed fraud model into gold fraud_scores.",
+            # Daily, as soon as that day's ingestion has SUCCEEDED (never on a failed or partial day).
+            schedule=None,
+            triggered_by="ingestion",
+            glue_jobs=("scoring_input", "store_scores", "finalize_run"),
+            placeholders={
+                "ScoringInputJobName": "scoring_input",
+                "StoreScoresJobName": "store_scores",
+                "FinalizeRunJobName": "finalize_run",
+            },
+            independent_dates=True,
+        ),
     )
+}
+
+# Placeholders the deployment provides to every definition besides its Glue job names (infra/
+# orchestration.py resolves them on AWS; pipelines/local_run.py gives the local values).
+DEPLOY_PLACEHOLDERS: dict[str, str] = {
+    "AlertTopicArn": "the SNS alert topic",
+    "SageMakerExecutionRoleArn": "the role SageMaker jobs and models run as",
+    "ArtifactsBucket": "the artifacts bucket: ops/ (manifests, alerts, model registry)",
+    "SageMakerSourceUri": "S3 URI of the SageMaker source directory (jobs/ml as sourcedir.tar.gz, content-addressed)",
+    "BronzeBucket": "the bronze layer's bucket",
+    "SilverBucket": "the silver layer's bucket",
+    "GoldBucket": "the gold layer's bucket",
+    "GlueDatabase": "the Glue Data Catalog database",
+    "Stage": "the deployment stage (dev, staging, prod)",
+    "NamePrefix": "`<prefix>-<stage>-`, the prefix of every SageMaker resource name (IAM is scoped to it)",
+    "SklearnImageUri": "the region's SageMaker scikit-learn container image URI",
 }
 
 

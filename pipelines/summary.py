@@ -77,3 +77,27 @@ def status_line(manifest: dict[str, Any]) -> str:
     error = f"  {str(manifest['error'])[:160]}" if manifest.get("error") else ""
     return (f"{manifest.get('finished_at', '?'):<25} {manifest['pipeline']:<16} {manifest['run_date']}  "
             f"{manifest['status']:<9} {manifest['run_id']:<34} {counts}{error}")
+
+
+def model_run_lines(lake_root: Path, pipeline: str, run_id: str, run_date: str) -> list[str]:
+    """What a training run decided (metrics against the baseline) or what batch inference wrote."""
+    from jobs.ml.artifacts import DEFAULT_MODEL_NAME
+
+    layout = LakeLayout.from_root(str(lake_root))
+    if pipeline == "training":
+        folder = Path(layout.model_version(DEFAULT_MODEL_NAME, run_id))
+        if not (folder / "metrics.json").exists():
+            return [f"  no metrics written (see {folder})"]
+        metrics = read_json(str(folder / "metrics.json"))
+        decision = read_json(str(folder / "decision.json")).get("decision") if (folder / "decision.json").exists() \
+            else "undecided"
+        baseline = metrics.get("baseline") or {}
+        window = " to ".join(metrics.get("holdout_window", [])) or "?"
+        return [f"  model {run_id}: held-out AUC {metrics['auc']:.3f} vs baseline {baseline.get('name')} "
+                f"{baseline.get('auc', float('nan')):.3f} on {metrics['rows']:,} rows ({metrics['positives']} fraud, "
+                f"{window}); precision {metrics['precision']:.2f} / recall {metrics['recall']:.2f} at "
+                f"{metrics['threshold']}; {decision}",
+                f"  registry: {folder}"]
+    folder = Path(layout.gold_table("fraud_scores")) / f"event_date={run_date}"
+    files = list_files(str(folder), (".parquet",)) if folder.exists() else []
+    return [f"  gold fraud_scores for {run_date}: {_parquet_rows(files):,} scores  ({folder})"]

@@ -277,15 +277,16 @@ LOCATIONS = {
     "scripts": ("artifacts", "scripts/0123456789abcdef/bronze_to_silver.py"),
     "wheels": ("artifacts", "wheels/0123456789abcdef/lakehouse-0.1.0-py3-none-any.whl"),
     "ops": ("artifacts", "ops/runs/ingestion/run_date=2024-01-03/r1/manifest.json"),
-    "models": ("artifacts", "models/2024-01-03/model.tar.gz"),
+    "models": ("artifacts", "ops/models/fraud_model/training-2024-01-03/metrics.json"),
+    "ml_source": ("artifacts", "ml/0123456789abcdef/sourcedir.tar.gz"),
 }
 EXPECTED_ACCESS: dict[str, dict[str, str]] = {
     "glue-job": {"bronze": "r", "quarantine": "rwd", "silver": "rwd", "gold": "rwd", "gold_scores": "rwd",
-                 "scripts": "r", "wheels": "r", "ops": "rwd"},
-    "sagemaker-execution": {"gold": "r", "gold_scores": "rwd", "wheels": "r", "models": "rwd"},
+                 "scripts": "r", "wheels": "r", "ops": "rwd", "models": "rwd"},
+    "sagemaker-execution": {"gold": "r", "gold_scores": "rwd", "models": "rwd", "ml_source": "r"},
     "DataScientistRole": {"silver": "rwd", "gold": "rwd", "gold_scores": "rwd"},
     "AppDeveloperRole": {"gold": "r", "gold_scores": "r"},
-    "state-machine": {},
+    "state-machine": {"models": "r"},  # ReadEvaluation: a model version's metrics.json
     "eventbridge": {},
 }
 EXPECTED_LISTING: dict[str, set[str]] = {

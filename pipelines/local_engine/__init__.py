@@ -1,4 +1,5 @@
-"""Local Step Functions engine: checked-in ASL executed by moto's interpreter, Glue routed to Python.
+"""Local Step Functions engine: checked-in ASL executed by moto's interpreter, Glue routed to Python,
+SageMaker jobs run locally with SageMaker's script-mode and inference-handler contracts.
 
 Importing this package checks that moto is exactly the version its patches were written for.
 """
@@ -11,6 +12,8 @@ from pipelines.local_engine.moto_patches import (
     UnsupportedMotoVersion,
     require_moto_version,
 )
+from pipelines.local_engine.sagemaker_jobs import LocalSageMaker, SageMakerRun
+from pipelines.local_engine.sagemaker_paths import LocalS3, UnmappedS3UriError
 from pipelines.local_engine.substitutions import UnresolvedPlaceholderError, render_definition
 
 __all__ = [
@@ -19,8 +22,12 @@ __all__ = [
     "ExecutionResult",
     "GlueRun",
     "GlueRunner",
+    "LocalS3",
+    "LocalSageMaker",
     "LocalStepFunctions",
+    "SageMakerRun",
     "TransientGlueError",
+    "UnmappedS3UriError",
     "UnresolvedPlaceholderError",
     "UnsupportedMotoVersion",
     "render_definition",

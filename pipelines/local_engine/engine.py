@@ -1,6 +1,7 @@
 """Run checked-in state machines for real on moto's Step Functions interpreter, in-process.
 
-Glue job runs call a Python `glue_runner`, SNS alerts land in a local outbox folder, Retry and Wait
+Glue job runs call a Python `glue_runner`, SageMaker training/transform jobs run locally with
+SageMaker's contracts (`sagemaker_jobs`), SNS alerts land in a local outbox folder, Retry and Wait
 never sleep. One moto backend lives as long as the `LocalStepFunctions` context.
 """
 
@@ -11,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,8 @@ from pipelines.local_engine.alerts import alert_record, write_alert
 from pipelines.local_engine.glue_runs import GlueRun, GlueRunner, settle_job_run
 from pipelines.local_engine.history import json_safe_event, render_history
 from pipelines.local_engine.moto_patches import InterpreterHooks, patched_interpreter
+from pipelines.local_engine.sagemaker_jobs import LocalSageMaker, SageMakerRun
+from pipelines.local_engine.sagemaker_patches import LocalObject, SageMakerHooks, patched_sagemaker
 from pipelines.local_engine.substitutions import definition_text, glue_job_names, render_definition
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -54,6 +58,7 @@ class ExecutionResult:
     glue_runs: list[GlueRun] = field(default_factory=list)  # this execution's job runs, in order
     alerts: list[Path] = field(default_factory=list)  # outbox files written for this execution
     elapsed_seconds: float = 0.0
+    sagemaker_runs: list[SageMakerRun] = field(default_factory=list)  # this execution's SageMaker jobs, in order
 
     def render_history(self) -> str:
         return render_history(self.history)
@@ -65,6 +70,8 @@ class ExecutionResult:
                 for run in self.glue_runs
                 if run.state != "SUCCEEDED"
             )
+            failed_runs += "".join(f"\n  SageMaker {run.kind} {run.name}: {run.failure_reason}"
+                                   for run in self.sagemaker_runs if run.status != "Completed")
             raise ExecutionFailedError(
                 f"execution {self.name} {self.status}: {self.error}: {self.cause}"
                 + (f"\nfailed job runs:{failed_runs}" if failed_runs else "")
@@ -114,17 +121,22 @@ class LocalStepFunctions:
         deterministic_jitter: bool = False,
         glue_max_concurrent_runs: int = 1,
         execution_timeout_seconds: float = 600.0,
+        sagemaker: LocalSageMaker | None = None,
     ):
         """`deterministic_jitter`: `JitterStrategy: FULL` delays take their upper bound (tests).
         `glue_max_concurrent_runs`: ExecutionProperty of the Glue jobs the engine creates (AWS's
-        default is 1; a Map running one job concurrently beyond it gets ConcurrentRunsExceeded)."""
+        default is 1; a Map running one job concurrently beyond it gets ConcurrentRunsExceeded).
+        `sagemaker`: runs SageMaker training/transform jobs and serves its S3 mounts to
+        `aws-sdk:s3:getObject`; without it a SageMaker job fails saying none is configured."""
         self.glue_runner = glue_runner
         self.alert_dir = Path(alert_dir)
         self.region = region
         self.deterministic_jitter = deterministic_jitter
         self.glue_max_concurrent_runs = glue_max_concurrent_runs
         self.execution_timeout_seconds = execution_timeout_seconds
+        self.sagemaker = sagemaker
         self.glue_runs: list[GlueRun] = []
+        self.sagemaker_runs: list[SageMakerRun] = []
         self.retry_delays: list[float] = []
         self.wait_seconds: list[float] = []
         self._record_lock = threading.Lock()
@@ -133,6 +145,7 @@ class LocalStepFunctions:
         self._patches: Any = None
         self.alert_topic_arn = ""
         self.role_arn = ""
+        self.sagemaker_role_arn = ""
         self.account_id = ""
         self._alert_queue_url = ""
 
@@ -144,15 +157,20 @@ class LocalStepFunctions:
         try:
             self._mock = mock_aws(config=MOTO_CONFIG)
             self._mock.start()
-            self._patches = patched_interpreter(
+            self._patches = ExitStack()
+            self._patches.enter_context(patched_interpreter(
                 InterpreterHooks(
                     run_glue_job=self._run_glue_job,
                     on_retry_delay=self._record(self.retry_delays),
                     on_wait=self._record(self.wait_seconds),
                     jitter_takes_upper_bound=self.deterministic_jitter,
                 )
-            )
-            self._patches.__enter__()
+            ))
+            self._patches.enter_context(patched_sagemaker(SageMakerHooks(
+                run_training_job=self._run_training_job,
+                run_transform_job=self._run_transform_job,
+                read_local_object=self._read_local_object,
+            )))
             self._interpreter_log_level = _INTERPRETER_LOG.level
             _INTERPRETER_LOG.setLevel(logging.CRITICAL)
             self._provision()
@@ -194,6 +212,10 @@ class LocalStepFunctions:
         self.role_arn = self._client("iam").create_role(
             RoleName=self.ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust)
         )["Role"]["Arn"]
+        sagemaker_trust = json.loads(json.dumps(trust).replace("states.amazonaws.com", "sagemaker.amazonaws.com"))
+        self.sagemaker_role_arn = self._client("iam").create_role(
+            RoleName=self.ROLE_NAME + "-sagemaker", AssumeRolePolicyDocument=json.dumps(sagemaker_trust)
+        )["Role"]["Arn"]
         sns, sqs = self._client("sns"), self._client("sqs")
         self.alert_topic_arn = sns.create_topic(Name=self.ALERT_TOPIC_NAME)["TopicArn"]
         self._alert_queue_url = sqs.create_queue(QueueName=self.ALERT_TOPIC_NAME + "-outbox")["QueueUrl"]
@@ -207,6 +229,7 @@ class LocalStepFunctions:
         return {
             "AlertTopicArn": self.alert_topic_arn,
             "StateMachineRoleArn": self.role_arn,
+            "SageMakerExecutionRoleArn": self.sagemaker_role_arn,
             "AwsRegion": self.region,
             "AwsAccountId": self.account_id,
         }
@@ -226,6 +249,32 @@ class LocalStepFunctions:
                 self.glue_runs.append(run)
 
         settle_job_run(self.glue_runner, job, job_run, record)
+
+    def _record_sagemaker(self, run: SageMakerRun) -> SageMakerRun:
+        with self._record_lock:
+            self.sagemaker_runs.append(run)
+        return run
+
+    def _run_training_job(self, name: str, request: dict[str, Any]) -> SageMakerRun:
+        if self.sagemaker is None:
+            return self._record_sagemaker(SageMakerRun("training", name, "Failed", "ClientError: no local SageMaker "
+                                                       "runner is configured for this engine"))
+        return self._record_sagemaker(self.sagemaker.train(name, request))
+
+    def _run_transform_job(self, name: str, request: dict[str, Any], model: dict[str, Any]) -> SageMakerRun:
+        if self.sagemaker is None:
+            return self._record_sagemaker(SageMakerRun("transform", name, "Failed", "ClientError: no local SageMaker "
+                                                       "runner is configured for this engine"))
+        return self._record_sagemaker(self.sagemaker.transform(name, request, model))
+
+    def _read_local_object(self, bucket: str, key: str) -> LocalObject | None:
+        """An object of a locally mounted bucket (KeyError if absent); None for any other bucket."""
+        if self.sagemaker is None or not self.sagemaker.s3.owns_bucket(bucket):
+            return None
+        path = self.sagemaker.s3.object_path(bucket, key)
+        if not path.is_file():
+            raise KeyError(key)
+        return LocalObject(path.read_bytes(), "application/json" if key.endswith(".json") else "binary/octet-stream")
 
     # -- deploy and run --------------------------------------------------------------------------
 
@@ -286,10 +335,11 @@ class LocalStepFunctions:
         ):
             raise ValueError(f"execution {execution_name!r} already exists for state machine {state_machine_name!r}")
 
-        first_retry, first_wait, first_run = (
+        first_retry, first_wait, first_run, first_sagemaker = (
             len(self.retry_delays),
             len(self.wait_seconds),
             len(self.glue_runs),
+            len(self.sagemaker_runs),
         )
         started = time.monotonic()
         execution_arn = sfn.start_execution(
@@ -314,6 +364,7 @@ class LocalStepFunctions:
             glue_runs=self.glue_runs[first_run:],
             alerts=self._drain_alerts(execution_name, state_machine_name),
             elapsed_seconds=elapsed,
+            sagemaker_runs=self.sagemaker_runs[first_sagemaker:],
         )
 
     def _wait_for_end(self, sfn: Any, execution_arn: str, started: float) -> dict[str, Any]:

@@ -191,6 +191,10 @@ def _glue_sync_integration_pattern(
     env.stack.append(outcome)
 
 
+# The same `.sync` evaluation serves the local SageMaker integration (sagemaker_patches).
+sync_integration_pattern = _glue_sync_integration_pattern
+
+
 def _json_safe_sync_resolver(original: Callable[..., Any]) -> Callable[..., Any]:
     def _sync_to_start_job_run(self: StateTaskServiceGlue, *args: Any, **kwargs: Any) -> Any:
         resolver = original(self, *args, **kwargs)

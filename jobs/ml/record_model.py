@@ -1,0 +1,87 @@
+"""Glue job: record the training pipeline's decision about a model version in the registry.
+
+`--decision deployed` (after the endpoint switched to the version's endpoint config): copies the
+version's model.tar.gz to the registry's stable `deployed/model.tar.gz` (batch inference reads
+it), then replaces `deployed.json` (the pointer: version, SageMaker names, metrics, the previous
+pointer). `--decision rejected`: records why; nothing deployed changes. Both write
+`<version>/decision.json`.
+
+Arguments: `--run_date`, `--decision`, `--training_job_name` (required), `--run_id` (the
+version), `--model_name`, `--sagemaker_model`, `--endpoint_name`, `--endpoint_config`,
+`--pipeline`, lake roots.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
+from jobs.ml.artifacts import DEFAULT_MODEL_NAME, read_bytes, require, training_output_archive, write_bytes
+from jobs.ml.evaluate_model import METRICS_FILE
+from jobs.runtime import glue_entry_point
+from jobs.storage import exists, read_json, write_json
+
+JOB_NAME = "record_model"
+DECISIONS = ("deployed", "rejected")
+REQUIRED_ARGS = ["run_date", "decision", "training_job_name"]
+OPTIONAL_ARGS = {**COMMON_OPTIONAL_ARGS, "model_name": DEFAULT_MODEL_NAME, "sagemaker_model": None,
+                 "endpoint_name": None, "endpoint_config": None}
+
+
+def metrics_summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "auc": metrics.get("auc"),
+        "precision": metrics.get("precision"),
+        "recall": metrics.get("recall"),
+        "threshold": metrics.get("threshold"),
+        "baseline_auc": (metrics.get("baseline") or {}).get("auc"),
+        "champion_auc": (metrics.get("champion") or {}).get("auc"),
+        "holdout_window": metrics.get("holdout_window"),
+    }
+
+
+def run(_spark: Any, args: dict[str, Any]) -> dict[str, Any]:
+    ctx = JobContext.from_args(args)
+    layout = ctx.layout
+    decision = str(args["decision"]).lower()
+    if decision not in DECISIONS:
+        raise ValueError(f"--decision must be one of {', '.join(DECISIONS)}, got {args['decision']!r}")
+    model_name = str(args.get("model_name") or DEFAULT_MODEL_NAME)
+    version = ctx.run_id
+    version_folder = layout.model_version(model_name, version)
+    metrics = read_json(require(f"{version_folder}/{METRICS_FILE}", "the version's metrics"))
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    record = {
+        "model_name": model_name,
+        "version": version,
+        "decision": decision,
+        "decided_at": now,
+        "run_date": ctx.run_date.isoformat(),
+        "training_job_name": args["training_job_name"],
+        "metrics": metrics_summary(metrics),
+    }
+    if decision == "deployed":
+        archive_path = require(training_output_archive(layout, model_name, version, args["training_job_name"]),
+                               "the version's model archive")
+        pointer_path = layout.deployed_model_pointer(model_name)
+        previous = read_json(pointer_path) if exists(pointer_path) else None
+        record.update({"sagemaker_model": args.get("sagemaker_model"), "endpoint_name": args.get("endpoint_name"),
+                       "endpoint_config": args.get("endpoint_config"), "model_data": archive_path})
+        write_bytes(layout.deployed_model_artifact(model_name), read_bytes(archive_path))
+        pointer = {**record, "deployed_at": now,
+                   "previous": None if previous is None else {k: previous.get(k) for k in
+                                                              ("version", "endpoint_config", "deployed_at")}}
+        write_json(pointer_path, pointer)
+    write_json(f"{version_folder}/decision.json", record)
+    report = {"job": JOB_NAME, "run_id": ctx.run_id, "run_date": ctx.run_date.isoformat(), **record}
+    write_json(layout.job_report(ctx.pipeline, ctx.run_date, ctx.run_id, JOB_NAME), report)
+    return report
+
+
+def main() -> None:
+    glue_entry_point(run, REQUIRED_ARGS, OPTIONAL_ARGS)
+
+
+if __name__ == "__main__":
+    main()

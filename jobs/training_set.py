@@ -1,0 +1,119 @@
+"""Glue job: the fraud model's point-in-time-correct training set, into gold `training_set`.
+
+For run date D, labelled transactions of the `train_days` days before the held-out window and of
+the `holdout_days` days ending on D (the later window, kept for evaluation) get the features
+of `jobs.ml.features`: each row sees only what was known just before its transaction (velocity
+windows end one second earlier, the gold snapshot is the previous day's). Written to
+`gold/training_set/as_of_date=D/split=train|holdout/` and published atomically (a re-run replaces
+both splits). Rows without a label are left out and counted. The report feeds the run manifest.
+
+Arguments: `--run_date` (required), `--run_id`, `--pipeline`, lake roots, `--train_days`
+(default 28), `--holdout_days` (default 7).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.gold.windows import window_days
+from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
+from jobs.ml.feature_spec import LABEL_COLUMN
+from jobs.ml.features import OUTPUT_COLUMNS, transaction_features
+from jobs.ml.inputs import read_customer_features, read_customers, read_transactions, snapshot_days
+from jobs.publish import publish_partitions
+from jobs.runtime import glue_entry_point
+from jobs.storage import write_json
+
+JOB_NAME = "training_set"
+TABLE = "training_set"
+PARTITION_COLUMNS = ("as_of_date", "split")
+REQUIRED_ARGS = ["run_date"]
+OPTIONAL_ARGS = {**COMMON_OPTIONAL_ARGS, "train_days": "28", "holdout_days": "7"}
+
+
+class TrainingSetError(RuntimeError):
+    """The window cannot train or evaluate a model (the message says which split and why)."""
+
+
+def split_windows(run_date: date, train_days: int, holdout_days: int) -> tuple[list[date], list[date]]:
+    """(train days, holdout days): the holdout window ends on the run date, training precedes it."""
+    holdout = window_days(run_date, holdout_days)
+    train = window_days(holdout[0] - timedelta(days=1), train_days)
+    return train, holdout
+
+
+def labelled_with_split(features: DataFrame, holdout_start: date) -> DataFrame:
+    """Keep labelled rows; `split` = holdout from `holdout_start` on, else train."""
+    return features.where(F.col(LABEL_COLUMN).isNotNull()).withColumn(
+        "split", F.when(F.col("event_date") >= F.lit(holdout_start), F.lit("holdout")).otherwise(F.lit("train")))
+
+
+def split_counts(training_set: DataFrame) -> dict[str, dict[str, int]]:
+    rows = training_set.groupBy("split").agg(F.count(F.lit(1)).alias("rows"),
+                                            F.sum(LABEL_COLUMN).alias("positives")).collect()
+    counts = {"train": {"rows": 0, "positives": 0}, "holdout": {"rows": 0, "positives": 0}}
+    counts.update({r["split"]: {"rows": int(r["rows"]), "positives": int(r["positives"] or 0)} for r in rows})
+    return counts
+
+
+def check_trainable(counts: dict[str, dict[str, int]], windows: dict[str, list[str]]) -> None:
+    for split, figures in counts.items():
+        negatives = figures["rows"] - figures["positives"]
+        if figures["positives"] == 0 or negatives == 0:
+            raise TrainingSetError(
+                f"the {split} window {windows[split][0]}..{windows[split][-1]} has {figures['rows']} labelled rows "
+                f"with {figures['positives']} fraud: both classes are needed; ingest more days or widen the window")
+
+
+def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
+    ctx = JobContext.from_args(args)
+    layout = ctx.layout
+    train_days, holdout_days = split_windows(ctx.run_date, int(args.get("train_days") or 28),
+                                             int(args.get("holdout_days") or 7))
+    first_day = train_days[0]
+    history_days = [first_day - timedelta(days=1), *train_days, *holdout_days]
+    snapshots = read_customer_features(spark, layout, history_days[:-1])
+    features = transaction_features(read_transactions(spark, layout, history_days), read_customers(spark, layout),
+                                     snapshots, first_day=first_day)
+    as_of = ctx.run_date.isoformat()
+    content = (labelled_with_split(features, holdout_days[0])
+               .withColumn("as_of_date", F.lit(as_of))
+               .select(*OUTPUT_COLUMNS, LABEL_COLUMN, *PARTITION_COLUMNS)
+               .persist(StorageLevel.MEMORY_AND_DISK))
+    try:
+        windows = {"train": [d.isoformat() for d in train_days], "holdout": [d.isoformat() for d in holdout_days]}
+        counts = split_counts(content)
+        unlabelled = features.where(F.col(LABEL_COLUMN).isNull()).count()
+        check_trainable(counts, windows)
+        table = layout.gold_table(TABLE)
+        publish_partitions(content, table, [(as_of, "train"), (as_of, "holdout")], layout.staging(table, ctx.run_id),
+                           columns=PARTITION_COLUMNS)
+    finally:
+        content.unpersist()
+    missing_snapshots = sorted(set(history_days[:-1]) - snapshot_days(snapshots))
+    report = {
+        "job": JOB_NAME,
+        "run_id": ctx.run_id,
+        "run_date": as_of,
+        "windows": {split: [days[0], days[-1]] for split, days in windows.items()},
+        "splits": counts,
+        "unlabelled_rows_left_out": unlabelled,
+        "feature_snapshot_days_missing": [d.isoformat() for d in missing_snapshots],
+        "tables": {TABLE: {"path": f"{table}/as_of_date={as_of}",
+                           "rows_written": sum(c["rows"] for c in counts.values())}},
+    }
+    write_json(layout.job_report(ctx.pipeline, ctx.run_date, ctx.run_id, JOB_NAME), report)
+    return report
+
+
+def main() -> None:
+    glue_entry_point(run, REQUIRED_ARGS, OPTIONAL_ARGS)
+
+
+if __name__ == "__main__":
+    main()

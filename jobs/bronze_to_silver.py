@@ -89,18 +89,29 @@ class SchemaDriftError(RuntimeError):
     pass
 
 
+REJECTED = "_rejected"
+
+
 @dataclass
 class BatchSplit:
-    """Where a bronze batch's promotable rows go: the winners, and how many were duplicates."""
+    """Where a bronze batch's rows go: the rejected rows (with their reasons), the promotable winners,
+    and how many promotable rows were duplicates. All of it comes from one persisted frame."""
 
+    rejected: DataFrame
     winners: DataFrame
     valid_rows: int
     in_batch_duplicates: int
     superseded: int
+    quarantined_by_reason: dict[str | None, int]
+    older_partitions: DataFrame | None  # key + partitions of silver's versions of the batch's keys
     persisted: DataFrame  # unpersist when published
 
+    @property
+    def winner_rows(self) -> int:
+        return self.valid_rows - self.in_batch_duplicates - self.superseded
 
-def protect_pii(df: DataFrame, contract: Contract, args: dict[str, Any]) -> tuple[DataFrame, dict[str, Any]]:
+def protect_pii(df: DataFrame, contract: Contract, args: dict[str, Any],
+                row_count: int | None = None) -> tuple[DataFrame, dict[str, Any]]:
     """Apply the contract's PII policies to the rows about to be promoted.
 
     Structured columns are tokenized/masked/generalised/dropped with native Spark expressions;
@@ -118,7 +129,7 @@ def protect_pii(df: DataFrame, contract: Contract, args: dict[str, Any]) -> tupl
         from jobs.pii.redaction import redact_columns
 
         protected = redact_columns(protected, redacted)
-    protected, actions = discover_and_apply(protected, contract, key.material)
+    protected, actions = discover_and_apply(protected, contract, key.material, row_count=row_count)
     report = {
         "key_id": key.key_id,
         "policies": {c.name: c.pii.action for c in contract.columns if c.pii is not None},
@@ -163,7 +174,8 @@ def quality_gate(spark: SparkSession, candidates: DataFrame, contract: Contract,
 
     `fail` expectations stop the job here (nothing published, the alert names suite, expectation,
     count and sample); `quarantine` ones route their rows; `warn` ones are recorded. Data Docs are
-    built once per run by finalize_run.
+    built once per run by finalize_run. The candidates are a projection (PII, lineage) of the
+    persisted batch, so the gate reads that cache instead of caching the candidates again.
     """
     from jobs.quality import raise_if_failed, run_quality_gate
 
@@ -173,7 +185,7 @@ def quality_gate(spark: SparkSession, candidates: DataFrame, contract: Contract,
         context["known_customer_ids"] = spark.read.parquet(customers).select("customer_id")
     result = run_quality_gate(spark, candidates, suite=contract.quality_suite or contract.name, layer="silver",
                               contract=contract, run_date=ctx.run_date.isoformat(), run_id=ctx.run_id,
-                              ops_root=ctx.layout.ops, context=context, build_docs=False)
+                              ops_root=ctx.layout.ops, context=context, build_docs=False, persist=False)
     try:
         raise_if_failed(result)
     except Exception:
@@ -238,38 +250,70 @@ def existing_versions(spark: SparkSession, table: str, contract: Contract) -> Da
     )
 
 
-def split_batch(spark: SparkSession, valid: DataFrame, contract: Contract, silver_table: str) -> BatchSplit:
-    """Deduplicate the promotable rows: in the batch (latest per key), then against silver.
+_EXISTING_PARTITIONS = "_existing_partitions"
 
-    The latest versions are persisted with `_superseded` and `_versions` columns, so one shuffle
-    serves every count (promotable rows, in-batch duplicates, superseded), the partitions and the
-    publication.
+
+def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, silver_table: str) -> BatchSplit:
+    """Split the conformed batch in ONE pass over the bronze files and one shuffle.
+
+    Rejected rows (any reason) are kept whole; promotable rows are deduplicated in the batch (latest
+    per key) and against silver. The result is persisted with `_rejected`, `_superseded` and
+    `_versions` columns, so one aggregate serves every count (rejected rows per reason, promotable
+    rows, in-batch duplicates, superseded) and the persisted frame serves quarantine, the winners and
+    the partitions silver already holds for the winners' keys (read from silver once, in the join
+    that flags superseded rows).
     """
-    ranked = rank_versions(with_partition_columns(valid, contract.event_time), contract.key,
+    # Exact complements (a null reason list counts as rejected), so no row can fall between them.
+    rejected_flag = ~(F.coalesce(F.size(REASONS), F.lit(-1)) == 0)
+    quarantine_only = ("_raw_record", RECORD_KEY, EXTRA_COLUMNS, REASONS)
+    batch = conformed.select(
+        *[c for c in conformed.columns if c not in (EXTRA_COLUMNS, REASONS)],
+        # Carried through the shuffle for the rejected rows only.
+        F.when(rejected_flag, F.col(EXTRA_COLUMNS)).alias(EXTRA_COLUMNS),
+        F.when(rejected_flag, F.col(REASONS)).alias(REASONS),
+        rejected_flag.alias(REJECTED),
+    )
+    ranked = rank_versions(with_partition_columns(batch, contract.event_time), [*contract.key, REJECTED],
                            contract.event_time, contract.column_names)
-    latest = ranked.where("_rank = 1").drop("_rank")
+    latest = ranked.where(F.col(REJECTED) | (F.col("_rank") == 1)).drop("_rank")
     versions = existing_versions(spark, silver_table, contract)
     if versions is None:
         latest = latest.withColumn(SUPERSEDED, F.lit(False))
     else:
-        latest = flag_superseded(latest, versions.drop(*[f"_existing_{p}" for p in PARTITION_COLUMNS]),
-                                 contract.key, contract.event_time)
+        partitions = F.struct(*[F.col(f"_existing_{p}").alias(p) for p in PARTITION_COLUMNS])
+        latest = flag_superseded(latest, versions, contract.key, contract.event_time,
+                                 carry=[F.collect_set(partitions).alias(_EXISTING_PARTITIONS)])
+        latest = latest.withColumn(SUPERSEDED, ~F.col(REJECTED) & F.col(SUPERSEDED))
     latest = latest.persist(StorageLevel.MEMORY_AND_DISK)
-    counts = latest.groupBy(SUPERSEDED).agg(F.count(F.lit(1)).alias("keys"), F.sum(VERSIONS).alias("rows"))
-    by_flag = {row[SUPERSEDED]: (row["keys"], row["rows"]) for row in counts.collect()}
+    reason = F.when(F.col(REJECTED), F.col(REASONS)[0]).alias("reason")
+    counts = latest.groupBy(REJECTED, SUPERSEDED, reason).agg(F.count(F.lit(1)).alias("keys"),
+                                                              F.sum(VERSIONS).alias("rows"))
+    by_reason: dict[str | None, int] = {}
+    by_flag: dict[bool, tuple[int, int]] = {}
+    for row in counts.collect():
+        if row[REJECTED]:
+            by_reason[row["reason"]] = by_reason.get(row["reason"], 0) + row["keys"]
+        else:
+            by_flag[row[SUPERSEDED]] = (row["keys"], row["rows"])
     keys = sum(k for k, _ in by_flag.values())
     valid_rows = sum(r for _, r in by_flag.values())
-    winners = latest.where(~F.col(SUPERSEDED)).drop(SUPERSEDED, VERSIONS)
-    return BatchSplit(winners, valid_rows, valid_rows - keys, by_flag.get(True, (0, 0))[0], persisted=latest)
+    rejected = latest.where(F.col(REJECTED))
+    winners = latest.where(~F.col(REJECTED) & ~F.col(SUPERSEDED)).drop(
+        REJECTED, SUPERSEDED, VERSIONS, *quarantine_only, *([_EXISTING_PARTITIONS] if versions is not None else []))
+    older = None
+    if versions is not None:
+        older = (latest.where(~F.col(REJECTED) & ~F.col(SUPERSEDED) & F.col(_EXISTING_PARTITIONS).isNotNull())
+                 .select(*contract.key, F.explode(_EXISTING_PARTITIONS).alias("_p"))
+                 .select(*contract.key, *[F.col(f"_p.{p}").alias(f"_existing_{p}") for p in PARTITION_COLUMNS]))
+    return BatchSplit(rejected, winners, valid_rows, valid_rows - keys, by_flag.get(True, (0, 0))[0],
+                      by_reason, older, persisted=latest)
 
 
-def affected_partitions(spark: SparkSession, winners: DataFrame, silver_table: str,
-                        contract: Contract) -> list[tuple[str, str, str]]:
+def affected_partitions(winners: DataFrame, split: BatchSplit, contract: Contract) -> list[tuple[str, str, str]]:
     """Partitions the winners land in, plus those holding older versions of the winners' keys."""
     parts = {tuple(r) for r in winners.select(*PARTITION_COLUMNS).distinct().collect()}
-    versions = existing_versions(spark, silver_table, contract)
-    if versions is not None:
-        older = versions.join(winners.select(*contract.key), on=list(contract.key), how="inner")
+    if split.older_partitions is not None:
+        older = split.older_partitions.join(winners.select(*contract.key), on=list(contract.key), how="left_semi")
         parts |= {tuple(r) for r in older.select(*[f"_existing_{p}" for p in PARTITION_COLUMNS]).distinct().collect()}
     return sorted(parts)  # type: ignore[arg-type]
 
@@ -281,7 +325,13 @@ def partition_filter(parts: list[tuple[str, str, str]]):
     return condition
 
 
-def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
+def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool = True) -> dict[str, Any]:
+    """Promote one ingest date (see the module docstring); returns the job report.
+
+    `quality_gate_enabled=False` exists for benchmarking only (bench/quality_bench.py measures the
+    gate's overhead against this same job without it). It is a Python keyword, not a job argument:
+    no Glue or CLI invocation can reach it, and a report of such a run says the gate was skipped.
+    """
     ctx = JobContext.from_args(args)
     contract = load_contract(str(args["dataset"]))
     layout = ctx.layout
@@ -294,9 +344,6 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         conformed = with_kept_columns(conformed, kept := kept_extra_columns(conformed, contract))
     else:
         kept = []
-    # Exact complements (a null reason list would count as rejected), so no row can fall between them.
-    promotable = F.coalesce(F.size(REASONS), F.lit(-1)) == 0
-    rejected = conformed.where(~promotable).persist(StorageLevel.MEMORY_AND_DISK)
     split: BatchSplit | None = None
     gate: GateResult | None = None
     quarantine_path = layout.quarantine_ingest(contract.name, ctx.run_date)
@@ -304,34 +351,36 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     try:
         if contract.new_columns == "fail":
             refuse_new_columns(conformed, contract)
-        # Two passes over the bronze files, none cached whole (caching a wide batch costs more than
-        # parsing it again): the rejected rows (few, cached) and the deduplicated promotable rows.
-        reasons = rejected.groupBy(F.col(REASONS)[0].alias("reason")).count().collect()
-        quarantined_by_reason = dict(sorted((row["reason"], row["count"]) for row in reasons))
+        # One pass over the bronze files: rejected and promotable rows leave the same shuffle,
+        # persisted once (see split_batch).
+        split = split_batch(spark, conformed, contract, silver_table)
+        quarantined_by_reason = dict(sorted(split.quarantined_by_reason.items()))
         quarantined_rows = sum(quarantined_by_reason.values())
-        valid = conformed.where(promotable).drop("_raw_record", RECORD_KEY, EXTRA_COLUMNS, REASONS)
-        split = split_batch(spark, valid, contract, silver_table)
         bronze_rows = split.valid_rows + quarantined_rows
-        protected, pii_report = protect_pii(split.winners, contract, args)
+        protected, pii_report = protect_pii(split.winners, contract, args, row_count=split.winner_rows)
         candidates = add_lineage(protected, ctx, processed_at).select(*silver_columns(contract, kept, protected))
-        gate = quality_gate(spark, candidates, contract, ctx)
-        winners = gate.valid
-        gate_quarantined = int(gate.summary.get("quarantined_rows", 0))
-        for reason, count in gate.summary.get("quarantined_by_reason", {}).items():
+        if quality_gate_enabled:
+            gate = quality_gate(spark, candidates, contract, ctx)
+            winners, quality = gate.valid, gate.summary
+        else:
+            winners, quality = candidates, {"status": "skipped", "detail": "run without the quality gate (benchmark)"}
+        gate_quarantined = int(quality.get("quarantined_rows", 0))
+        for reason, count in quality.get("quarantined_by_reason", {}).items():
             quarantined_by_reason[reason] = quarantined_by_reason.get(reason, 0) + count
         quarantined_rows += gate_quarantined
-        silver_rows = split.valid_rows - split.in_batch_duplicates - split.superseded - gate_quarantined
+        silver_rows = split.winner_rows - gate_quarantined
         duplicate_rows = split.in_batch_duplicates + split.superseded
 
-        parts = affected_partitions(spark, winners, silver_table, contract)
+        parts = affected_partitions(winners, split, contract)
         content = winners
         if table_exists(silver_table) and parts:
             existing_rows = spark.read.parquet(silver_table).where(partition_filter(parts))
             content = merge_partition_content(existing_rows, winners, contract.key)
         # Reconcile on what was actually written, before anything is swapped in.
         written = Reconciliation(spark, contract.name, ctx, bronze_rows, quarantined_rows, processed_at)
-        quarantine = quarantine_rows(rejected, contract, ctx, processed_at).unionByName(
-            gate_quarantine_rows(gate.quarantined, contract, ctx, processed_at))
+        quarantine = quarantine_rows(split.rejected, contract, ctx, processed_at)
+        if gate is not None:
+            quarantine = quarantine.unionByName(gate_quarantine_rows(gate.quarantined, contract, ctx, processed_at))
         quarantine.coalesce(1).write.mode("overwrite").parquet(quarantine_staging)
         written.check_quarantine(quarantine_staging)
         published = publish_partitions(content, silver_table, parts, layout.staging(silver_table, ctx.run_id),
@@ -343,7 +392,6 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
             gate.release()
         if split is not None:
             split.persisted.unpersist()
-        rejected.unpersist()
         remove_tree(quarantine_staging)  # left only if the run failed before its swap
 
     catalog = register_in_catalog(spark, args, f"silver_{contract.name}", silver_table, published)
@@ -362,7 +410,7 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         "quarantined_by_reason": dict(sorted(quarantined_by_reason.items())),
         "kept_new_columns": kept,
         "pii": pii_report,
-        "quality": gate.summary,
+        "quality": quality,
         "silver_table": silver_table,
         "partitions_published": [f"year={y}/month={m}/day={d}" for y, m, d in published],
         "quarantine_path": quarantine_path if quarantined_rows else None,

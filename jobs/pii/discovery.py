@@ -1,7 +1,8 @@
 """PII discovery in string columns the contract does not protect (e.g. a new feed column).
 
 `discover_pii` samples up to `sample_rows` non-blank values per column in ONE Spark job (a random
-per-column top-k that Spark 3.5 limits inside each partition before the shuffle), analyses them on
+per-column top-k that Spark 3.5 limits inside each partition before the shuffle; on a large frame
+whose row count is given, over a Bernoulli pre-sample of rows), analyses them on
 the driver with the pattern recognizers only (no spaCy: cheap), and reports a column when the
 fraction of sampled values holding an entity scored >= `min_score` reaches `min_fraction`.
 
@@ -71,11 +72,32 @@ def undeclared_string_columns(df: DataFrame, contract: Contract) -> list[str]:
             and not f.name.startswith("_") and f.name not in PARTITION_COLUMNS]
 
 
+OVERSAMPLE = 4  # rows drawn per wanted value when the row count is known (blank values are skipped)
+
+
 def sample_column_values(df: DataFrame, columns: list[str], sample_rows: int,
-                         seed: int = SAMPLE_SEED) -> dict[str, list[str]]:
-    """Up to `sample_rows` random non-blank values of each column, collected in one Spark job."""
+                         seed: int = SAMPLE_SEED, row_count: int | None = None) -> dict[str, list[str]]:
+    """Up to `sample_rows` random non-blank values of each column, collected in one Spark job.
+
+    With `row_count` known and large, a Bernoulli sample of about `OVERSAMPLE * sample_rows` rows is
+    drawn first and the per-column random top-k runs on it (not on every value of every column);
+    a column left with fewer than `sample_rows` non-blank values there (a sparse column) is sampled
+    again over all rows, so the result is still up to `sample_rows` random values per column.
+    """
     if not columns or sample_rows <= 0:
         return {c: [] for c in columns}
+    source = df.select(*columns)
+    if row_count is not None and row_count > 2 * OVERSAMPLE * sample_rows:
+        drawn = source.sample(withReplacement=False, fraction=OVERSAMPLE * sample_rows / row_count, seed=seed)
+        samples = _top_k_values(drawn, columns, sample_rows, seed)
+        sparse = [c for c in columns if len(samples[c]) < sample_rows]
+        if sparse:
+            samples.update(_top_k_values(source, sparse, sample_rows, seed))
+        return samples
+    return _top_k_values(source, columns, sample_rows, seed)
+
+
+def _top_k_values(df: DataFrame, columns: list[str], sample_rows: int, seed: int) -> dict[str, list[str]]:
     pairs = df.select(F.explode(F.array(*[
         F.struct(F.lit(c).alias("column"), F.col(c).cast("string").alias("value")) for c in columns
     ])).alias("pair")).select("pair.column", "pair.value")
@@ -88,9 +110,11 @@ def sample_column_values(df: DataFrame, columns: list[str], sample_rows: int,
     return samples
 
 
-def discover_pii(df: DataFrame, columns: list[str], policy: DiscoveryPolicy) -> list[PiiFinding]:
-    """Findings for the columns whose sampled values hold PII often enough (see module docstring)."""
-    samples = sample_column_values(df, columns, policy.sample_rows)
+def discover_pii(df: DataFrame, columns: list[str], policy: DiscoveryPolicy,
+                 row_count: int | None = None) -> list[PiiFinding]:
+    """Findings for the columns whose sampled values hold PII often enough (see module docstring).
+    `row_count` (the rows of `df`, when the caller knows it) makes sampling a large frame cheap."""
+    samples = sample_column_values(df, columns, policy.sample_rows, row_count=row_count)
     flat = [(column, value) for column, values in samples.items() for value in values]
     spans = find_pii_spans([value for _, value in flat], with_ner=False, entities=PATTERN_ENTITIES,
                            score_threshold=policy.min_score)
@@ -153,9 +177,9 @@ def apply_discovery_policy(df: DataFrame, findings: list[PiiFinding], policy: Di
     return df, actions
 
 
-def discover_and_apply(df: DataFrame, contract: Contract, key: bytes, *, mask_with_ner: bool = True
-                       ) -> tuple[DataFrame, list[DiscoveryAction]]:
+def discover_and_apply(df: DataFrame, contract: Contract, key: bytes, *, mask_with_ner: bool = True,
+                       row_count: int | None = None) -> tuple[DataFrame, list[DiscoveryAction]]:
     """Scan every unprotected string column of `df` and apply the contract's discovery policy."""
-    findings = discover_pii(df, undeclared_string_columns(df, contract), contract.discovery)
+    findings = discover_pii(df, undeclared_string_columns(df, contract), contract.discovery, row_count=row_count)
     return apply_discovery_policy(df, findings, contract.discovery, key, dataset=contract.name,
                                   mask_with_ner=mask_with_ner)

@@ -7,10 +7,11 @@
     publish(result.valid); quarantine(result.quarantined); manifest["quality"] = result.summary
     result.release()                     # unpersist what the gate cached, after the writes
 
-Passes over the data for a clean partition: the DataFrame is cached once (unless it already is) and
-GE validates every expectation with verdicts only, bundling the aggregate metrics into a few Spark
-jobs; that is all. Only when something failed: GE re-runs the failed expectations for counts (and a
-sample of failing values for `warn`/`fail`), and one aggregate pass counts the quarantined rows.
+Passes over the data for a clean partition: the DataFrame is cached once (unless it already is, or
+the caller says it is cheap to recompute: `persist=False`) and GE validates every expectation with
+verdicts only, bundling the aggregate metrics into a few Spark jobs; that is all. Only when
+something failed: GE re-runs the failed expectations for counts (and a sample of failing values for
+`warn`/`fail`), and one aggregate pass counts the quarantined rows.
 """
 
 from __future__ import annotations
@@ -206,13 +207,17 @@ def run_quality_gate(spark: SparkSession, df: DataFrame, *, suite: str, layer: s
                      run_date: str, run_id: str, ops_root: str, context: dict[str, Any] | None = None,
                      docs_root: str | None = None, build_docs: bool = True,
                      sample_size: int = DEFAULT_SAMPLE_SIZE, suites_directory: Path | None = None,
-                     now: datetime | None = None) -> GateResult:
+                     now: datetime | None = None, persist: bool = True) -> GateResult:
     """Validate one partition's DataFrame with the `<layer>/<suite>` suite and split it by severity.
 
     `context` carries what some expectations need: scalars become `$PARAMETER`s (e.g.
     `previous_row_count`), DataFrames become temporary views (e.g. `known_customer_ids`).
     Expectations whose context is missing are skipped and listed in the summary. The gate never
     raises for data problems: call `raise_if_failed(result)`.
+
+    `persist=False` validates `df` as given, without caching it first: for a caller whose `df` is a
+    cheap projection of a frame it has already persisted (each GE job then reads only the columns
+    it needs from that cache, instead of the gate building a second, wider cache of every column).
     """
     del spark  # the DataFrame's own session is used; the parameter keeps job call sites uniform
     now = now or datetime.now(UTC)
@@ -236,7 +241,7 @@ def run_quality_gate(spark: SparkSession, df: DataFrame, *, suite: str, layer: s
         return GateResult(valid, quarantined, schema_fail, schema_warn, [], summary, result)
 
     cached = None
-    if not df.is_cached:
+    if persist and not df.is_cached:
         df = df.persist(StorageLevel.MEMORY_AND_DISK)
         cached = df
     views = _register_views(context)

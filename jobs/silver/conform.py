@@ -25,6 +25,10 @@ def _raw(name: str) -> Column:
     return F.when(value != "", value)
 
 
+def _raw_column(name: str) -> str:
+    return f"__raw_{name}"
+
+
 def typed_value(raw: Column, column: ColumnSpec) -> Column:
     """Cast with Spark's non-ANSI cast (null when unparseable) and apply standardisation."""
     data_type = column.spark_type
@@ -49,7 +53,7 @@ def _reason_checks(contract: Contract) -> list[Column]:
     """One nullable string per possible problem; the non-null ones are the record's reasons."""
     checks: list[Column] = []
     for column in contract.columns:
-        raw, typed = _raw(column.name), F.col(column.name)
+        raw, typed = F.col(_raw_column(column.name)), F.col(column.name)
         if column.required:
             checks.append(F.when(raw.isNull(), F.lit(f"missing_required:{column.name}")))
         checks.append(F.when(raw.isNotNull() & typed.isNull(), F.lit(f"type_mismatch:{column.name}")))
@@ -81,9 +85,14 @@ def conform(records: DataFrame, contract: Contract) -> DataFrame:
     every promotable row would cost a copy of the whole batch. `_fields` is kept only under the
     `keep` drift policy (the new columns are read from it).
     """
-    typed = records.select(
-        "_source_file", "_raw_record", "_fields",
-        *[typed_value(_raw(c.name), c).alias(c.name) for c in contract.columns],
+    # Each field's text is looked up in the map and trimmed once, into its own column: typing and
+    # every reason check read that column (map lookups repeated per check cost more than the parse).
+    raw_columns = [_raw_column(c.name) for c in contract.columns]
+    with_raw = records.select("_source_file", "_raw_record", "_fields",
+                              *[_raw(c.name).alias(_raw_column(c.name)) for c in contract.columns])
+    typed = with_raw.select(
+        "_source_file", "_raw_record", "_fields", *raw_columns,
+        *[typed_value(F.col(_raw_column(c.name)), c).alias(c.name) for c in contract.columns],
         F.coalesce(extra_columns(contract), F.array().cast("array<string>")).alias(EXTRA_COLUMNS),
     )
     malformed = F.when(F.col("_fields").isNull(), F.array(F.lit("malformed_record")))

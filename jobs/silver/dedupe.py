@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 PARTITION_COLUMNS = ("year", "month", "day")
@@ -39,13 +39,15 @@ def rank_versions(df: DataFrame, key: Sequence[str], event_time: str, content: S
 
 
 def flag_superseded(incoming: DataFrame, existing_versions: DataFrame, key: Sequence[str],
-                    event_time: str) -> DataFrame:
+                    event_time: str, carry: Sequence[Column] = ()) -> DataFrame:
     """Add `_superseded`: silver already holds this key in a *newer* version (the row is a duplicate).
 
     `existing_versions` has the key columns and `_existing_time`. An equal time is not newer: the
-    incoming row wins, which makes re-running an ingest date idempotent.
+    incoming row wins, which makes re-running an ingest date idempotent. `carry` are further
+    aggregates over each key's existing versions (e.g. the partitions holding them), joined on as
+    columns in the same pass (null where silver does not hold the key).
     """
-    newest = existing_versions.groupBy(*key).agg(F.max("_existing_time").alias("_existing_time"))
+    newest = existing_versions.groupBy(*key).agg(F.max("_existing_time").alias("_existing_time"), *carry)
     joined = incoming.join(newest, on=list(key), how="left")
     flag = F.coalesce(F.col("_existing_time") > F.col(event_time), F.lit(False))
     return joined.withColumn(SUPERSEDED, flag).drop("_existing_time")

@@ -74,6 +74,21 @@ def test_sampling_respects_the_limit_in_one_pass_for_all_columns(spark: SparkSes
     assert jobs_for_three == jobs_for_one  # one query for all columns, not one per column
 
 
+def test_a_known_row_count_samples_rows_first_and_a_sparse_column_falls_back_to_all_rows(
+        spark: SparkSession) -> None:
+    """With the row count given, values come from a Bernoulli pre-sample of rows; a column too sparse to
+    fill its sample there is sampled again over every row, so it still gets its values (and its PII)."""
+    rows = [(f"dense-{i}", f"person{i}@example.com" if i % 500 == 0 else None) for i in range(20_000)]
+    frame = spark.createDataFrame(rows, "dense string, sparse string")
+
+    samples = sample_column_values(frame, ["dense", "sparse"], 50, row_count=20_000)
+
+    assert len(samples["dense"]) == 50 and len(set(samples["dense"])) == 50
+    assert sorted(samples["sparse"]) == sorted(f"person{i}@example.com" for i in range(0, 20_000, 500))
+    policy = DiscoveryPolicy(policy="mask_and_alert", sample_rows=50, min_fraction=0.5, min_score=0.5)
+    assert [f.column for f in discover_pii(frame, ["dense", "sparse"], policy, row_count=20_000)] == ["sparse"]
+
+
 def test_notes_full_of_emails_is_found_and_clean_columns_are_not(tickets: DataFrame) -> None:
     columns = undeclared_string_columns(tickets, load_contract("support_tickets"))
     findings = discover_pii(tickets, columns, POLICY)

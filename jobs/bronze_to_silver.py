@@ -20,6 +20,7 @@ from jobs.bronze import bronze_files, read_bronze
 from jobs.contracts import Contract, load_contract
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
 from jobs.publish import publish_partitions, table_exists
+from jobs.run_history import previous_promoted_rows
 from jobs.runtime import glue_entry_point, in_glue
 from jobs.silver.conform import (
     EXTRA_COLUMNS,
@@ -180,6 +181,9 @@ def quality_gate(spark: SparkSession, candidates: DataFrame, contract: Contract,
     from jobs.quality import raise_if_failed, run_quality_gate
 
     context: dict[str, Any] = {}
+    previous_rows = previous_promoted_rows(ctx.layout, contract.name, ctx.run_date)
+    if previous_rows is not None:
+        context["previous_row_count"] = previous_rows
     customers = ctx.layout.silver_table("customers")
     if contract.name != "customers" and table_exists(customers):
         context["known_customer_ids"] = spark.read.parquet(customers).select("customer_id")

@@ -39,6 +39,7 @@ from jobs.gold.windows import window_days
 from jobs.job_context import COMMON_OPTIONAL_ARGS
 from jobs.lake import LakeLayout
 from jobs.publish import publish_partitions
+from jobs.run_history import previous_table_rows
 from jobs.runtime import glue_entry_point
 
 JOB_NAME = "silver_to_gold"
@@ -142,14 +143,15 @@ def metrics_days(transactions: DataFrame, run_date: date, recompute_late: bool) 
 
 @contextmanager
 def gated(spark: SparkSession, table: DataFrame, name: str, run_date: date, run_id: str, layout: LakeLayout,
-          summaries: dict[str, Any]) -> Iterator[DataFrame]:
+          summaries: dict[str, Any], context: dict[str, Any] | None = None) -> Iterator[DataFrame]:
     """Validate a gold table with its suite before it is published: a `fail` expectation stops the job
     (nothing published), `warn` ones are recorded in the job report. What the gate cached for its
     validation is released when the block that writes the table ends."""
     from jobs.quality import raise_if_failed, run_quality_gate
 
     result = run_quality_gate(spark, table, suite=name, layer="gold", contract=None,
-                              run_date=run_date.isoformat(), run_id=run_id, ops_root=layout.ops, build_docs=False)
+                              run_date=run_date.isoformat(), run_id=run_id, ops_root=layout.ops, build_docs=False,
+                              context=context)
     try:
         summaries[name] = result.summary
         raise_if_failed(result)
@@ -181,8 +183,12 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
 
         features_path = layout.gold_table(FEATURES_TABLE)
         metrics_path = layout.gold_table(METRICS_TABLE)
+        # One snapshot per as_of day, so yesterday's snapshot size is comparable (daily_merchant_metrics
+        # rewrites a varying number of days per run, so its row-count expectation stays skipped).
+        previous_snapshot = previous_table_rows(layout, JOB_NAME, FEATURES_TABLE, run_date)
         with gated(spark, customer_features(transactions, customers, run_date), FEATURES_TABLE,
-                   run_date, run_id, layout, quality) as features:
+                   run_date, run_id, layout, quality,
+                   {} if previous_snapshot is None else {"previous_row_count": previous_snapshot}) as features:
             features_rows = write_gold_partitions(features, features_path, "as_of_date", [run_date],
                                                   layout.staging(features_path, run_id))
         with gated(spark, daily_merchant_metrics_for_days(transactions, days), METRICS_TABLE,

@@ -224,3 +224,45 @@ def test_the_benchmark_only_ungated_run_promotes_the_same_rows_and_says_the_gate
     columns = ["customer_id", "email", "segment"]
     assert_rows(silver(spark, ungated_lake, "customers"),
                 [r.asDict() for r in silver(spark, gated_lake, "customers").select(*columns).collect()], columns)
+
+
+def _manifest(lake: Path, day: str, run_id: str, status: str, finished: str, silver_rows: int) -> None:
+    folder = lake / "ops" / "manifests" / "ingestion" / f"run_date={day}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{run_id}.json").write_text(json.dumps({
+        "pipeline": "ingestion", "run_date": day, "run_id": run_id, "status": status, "finished_at": finished,
+        "datasets": {"customers": {"bronze_rows": silver_rows, "silver_rows": silver_rows, "quarantined_rows": 0,
+                                   "duplicate_rows": 0}}}))
+
+
+def test_previous_promoted_rows_come_from_the_previous_days_latest_successful_run(tmp_path):
+    from datetime import date
+
+    from jobs.lake import LakeLayout
+    from jobs.run_history import previous_promoted_rows
+
+    layout = LakeLayout.from_root(str(tmp_path))
+    assert previous_promoted_rows(layout, "customers", date(2024, 1, 2)) is None  # first day: nothing to compare
+    _manifest(tmp_path, "2024-01-01", "ingestion-2024-01-01", "SUCCEEDED", "2024-01-01T23:40:00+00:00", 90)
+    _manifest(tmp_path, "2024-01-01", "ingestion-2024-01-01-attempt-2", "SUCCEEDED", "2024-01-02T08:00:00+00:00", 100)
+    _manifest(tmp_path, "2024-01-01", "ingestion-2024-01-01-attempt-3", "FAILED", "2024-01-02T09:00:00+00:00", 5)
+    assert previous_promoted_rows(layout, "customers", date(2024, 1, 2)) == 100
+    assert previous_promoted_rows(layout, "transactions", date(2024, 1, 2)) is None
+
+
+def test_the_row_count_is_checked_against_the_previous_days_promoted_rows(spark, tmp_path):
+    """The suites' `row_count_vs_previous_partition` (warn) gets its previous count from the day before's
+    manifest: skipped on the first day, evaluated (and here warning: 2 rows after 100) on the next."""
+    label = "row_count_vs_previous_partition"
+    write_jsonl(tmp_path, "customers", "2024-01-01", [customer("C00000001", "2024-01-01T08:00:00Z")])
+    first = run_job(spark, tmp_path, "customers", "2024-01-01")
+    assert label in [item["expectation"] for item in first["quality"]["skipped"]]
+
+    _manifest(tmp_path, "2024-01-01", "ingestion-2024-01-01", "SUCCEEDED", "2024-01-01T23:40:00+00:00", 100)
+    write_jsonl(tmp_path, "customers", "2024-01-02", [customer("C00000002", "2024-01-02T08:00:00Z"),
+                                                       customer("C00000003", "2024-01-02T09:00:00Z")])
+    second = run_job(spark, tmp_path, "customers", "2024-01-02", run_id="run-2")
+    assert label not in [item["expectation"] for item in second["quality"]["skipped"]]
+    assert any(label in str(warning) or "row_count" in str(warning) for warning in second["quality"]["warnings"]), \
+        second["quality"]
+    assert second["silver_rows"] == 2  # a warning promotes the rows all the same

@@ -211,3 +211,26 @@ def test_bad_run_date_is_rejected_before_reading(spark: SparkSession, tmp_path: 
 def test_registry_points_at_this_job() -> None:
     module = importlib.import_module(GLUE_JOBS["silver_to_gold"].module)
     assert callable(module.main) and module.run is run
+
+
+def test_the_features_snapshot_is_checked_against_yesterdays_snapshot_size(
+        spark: SparkSession, silver_root: Path, tmp_path: Path) -> None:
+    """customer_features' `row_count_vs_previous_partition` (warn) takes the day before's snapshot size
+    from that day's successful ingestion manifest: skipped without one, evaluated with one."""
+    import json
+
+    label = "row_count_vs_previous_partition"
+    ops = tmp_path / "ops"
+    args = job_args(silver_root, tmp_path / "gold", ops_root=str(ops))
+    first = run(spark, args)["quality"]["customer_features"]
+    assert label in [item["expectation"] for item in first["skipped"]]
+
+    manifest = ops / "manifests" / "ingestion" / "run_date=2024-01-30" / "ingestion-2024-01-30.json"
+    manifest.parent.mkdir(parents=True)
+    written = {"silver_to_gold": {"tables": {"customer_features": {"rows_written": 40}}}}
+    manifest.write_text(json.dumps({"pipeline": "ingestion", "run_date": "2024-01-30", "status": "SUCCEEDED",
+                                    "run_id": "ingestion-2024-01-30", "finished_at": "2024-01-30T23:50:00+00:00",
+                                    "jobs": written}))
+    second = run(spark, args)["quality"]["customer_features"]
+    assert label not in [item["expectation"] for item in second["skipped"]]
+    assert any("row_count" in str(warning) for warning in second["warnings"]), second  # 2 rows after 40

@@ -32,24 +32,32 @@ def _s3_client() -> Any:
     return boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3"))
 
 
-def write_text(path: str, text: str) -> None:
+def write_bytes(path: str, data: bytes) -> None:
     """Write a whole file; locally via a temp file and rename so readers never see half of it."""
     if is_s3(path):
         bucket, key = _split_s3(path)
-        _s3_client().put_object(Bucket=bucket, Key=key, Body=text.encode())
+        _s3_client().put_object(Bucket=bucket, Key=key, Body=data)
         return
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(text)
+    tmp.write_bytes(data)
     os.replace(tmp, target)
 
 
-def read_text(path: str) -> str:
+def read_bytes(path: str) -> bytes:
     if is_s3(path):
         bucket, key = _split_s3(path)
-        return _s3_client().get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-    return Path(path).read_text()
+        return _s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    return Path(path).read_bytes()
+
+
+def write_text(path: str, text: str) -> None:
+    write_bytes(path, text.encode())
+
+
+def read_text(path: str) -> str:
+    return read_bytes(path).decode()
 
 
 def write_json(path: str, payload: Any) -> None:

@@ -22,7 +22,8 @@ from typing import Any
 from jobs.contracts import list_datasets
 from jobs.lake import LakeLayout
 from jobs.ml.artifacts import DEFAULT_MODEL_NAME
-from jobs.storage import list_files, read_json
+from jobs.run_history import latest_succeeded, manifests_of
+from jobs.storage import read_json
 from pipelines.local_engine import ExecutionResult, LocalS3, LocalSageMaker, LocalStepFunctions
 from pipelines.registry import PIPELINES, REPO_ROOT, PipelineSpec, glue_job_for_name
 
@@ -129,20 +130,15 @@ def execution_input(spec: PipelineSpec, run_date: date, run_id: str,
     return {**payload, **dict(extra or {})}
 
 
-def previous_manifests(layout: LakeLayout, pipeline: str, run_date: date) -> list[dict[str, Any]]:
-    folder = layout.manifest(pipeline, run_date, "x").rsplit("/", 1)[0]
-    return [read_json(path) for path in list_files(folder, (".json",))]
-
-
 def next_run_id(layout: LakeLayout, pipeline: str, run_date: date) -> str:
     """`<pipeline>-<date>` for the first attempt, then `-attempt-N`: deterministic and unique."""
-    attempts = len(previous_manifests(layout, pipeline, run_date))
+    attempts = len(manifests_of(layout, pipeline, run_date))
     base = f"{pipeline}-{run_date.isoformat()}"
     return base if attempts == 0 else f"{base}-attempt-{attempts + 1}"
 
 
 def has_succeeded(layout: LakeLayout, pipeline: str, run_date: date) -> bool:
-    return any(m.get("status") == "SUCCEEDED" for m in previous_manifests(layout, pipeline, run_date))
+    return latest_succeeded(layout, pipeline, run_date, lambda _manifest: True) is not None
 
 
 class LocalPipelines:

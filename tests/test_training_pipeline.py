@@ -25,9 +25,10 @@ import pytest
 from jobs import finalize_run
 from jobs.lake import LakeLayout
 from jobs.ml import record_model
-from jobs.ml.artifacts import DEFAULT_MODEL_NAME, read_bytes, training_output_archive
+from jobs.ml.artifacts import DEFAULT_MODEL_NAME, training_output_archive
 from jobs.ml.evaluate_model import deployed_champion, evaluation_document, load_archived_bundle, write_evaluation
 from jobs.ml.feature_spec import FEATURE_COLUMNS, LABEL_COLUMN
+from jobs.storage import read_bytes
 from pipelines.local_engine import ExecutionResult, LocalSageMaker, LocalStepFunctions, SageMakerRun
 from pipelines.local_run import execution_input, local_deploy_values, local_s3
 from pipelines.registry import PIPELINES, glue_job_for_name

@@ -24,17 +24,10 @@ from pyspark.sql import functions as F
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
 from jobs.lake import LakeLayout
 from jobs.ml import evaluate, model_bundle
-from jobs.ml.artifacts import (
-    DEFAULT_MODEL_NAME,
-    extract_member,
-    read_bytes,
-    require,
-    training_output_archive,
-    write_bytes,
-)
+from jobs.ml.artifacts import DEFAULT_MODEL_NAME, extract_member, require, training_output_archive
 from jobs.ml.feature_spec import LABEL_COLUMN
 from jobs.runtime import glue_entry_point
-from jobs.storage import exists, read_json, write_json
+from jobs.storage import exists, read_bytes, read_json, write_bytes, write_json
 from jobs.training_set import TABLE as TRAINING_SET_TABLE
 
 JOB_NAME = "evaluate_model"

@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
-from jobs.ml.artifacts import DEFAULT_MODEL_NAME, read_bytes, require, training_output_archive, write_bytes
+from jobs.ml.artifacts import DEFAULT_MODEL_NAME, require, training_output_archive
 from jobs.ml.evaluate_model import METRICS_FILE
 from jobs.runtime import glue_entry_point
-from jobs.storage import exists, read_json, write_json
+from jobs.storage import exists, read_bytes, read_json, write_bytes, write_json
 
 JOB_NAME = "record_model"
 DECISIONS = ("deployed", "rejected")

@@ -3,8 +3,11 @@
 Whatever the format, the result has one row per bronze record with:
 - `_source_file`: the file it came from,
 - `_raw_record`: the original line (JSON; malformed CSV rows) or null (a well-formed CSV row, whose
-  text is rebuilt from `_fields` only if it ends in quarantine: building it for every row is costly),
-- `_fields`: map<string,string> of every field present (null when the record is malformed).
+  text is rebuilt from its fields only if it ends in quarantine: building it for every row is costly),
+- the record's fields as strings, read with `field_value(records, name)`: JSON lines keep them in
+  `_fields` (map<string,string>, null when the line is not a JSON object), CSV files in one column
+  per header field (`_f_<name>`), which costs far less than building a map per row,
+- `_extra_columns` (CSV only, known from each file's header): the undeclared fields a row fills.
 Typing happens later, against the contract, so that a value that does not parse is seen and
 quarantined rather than silently read as null.
 """
@@ -24,7 +27,38 @@ from jobs.storage import is_s3, list_files
 
 FORMAT_SUFFIXES = {"jsonl": (".jsonl", ".json", ".ndjson"), "csv": (".csv",)}
 RAW_COLUMNS = ("_source_file", "_raw_record", "_fields")
+FIELD_MAP = "_fields"
+FIELD_PREFIX = "_f_"
+EXTRA_COLUMNS = "_extra_columns"
 _CORRUPT = "_corrupt_record"
+
+
+def field_value(records: DataFrame, name: str) -> Column:
+    """A field's text as sent (untrimmed; null when the record does not have it)."""
+    if FIELD_MAP in records.columns:
+        return F.col(FIELD_MAP)[name]
+    column = FIELD_PREFIX + name
+    return F.col(column) if column in records.columns else F.lit(None).cast(T.StringType())
+
+
+def field_names(records: DataFrame) -> list[str]:
+    """The fields present as columns (CSV); a map-shaped frame (JSON) has none known up front."""
+    return [c[len(FIELD_PREFIX):] for c in records.columns if c.startswith(FIELD_PREFIX)]
+
+
+def is_malformed(records: DataFrame) -> Column:
+    """A JSON line that is not an object has no field map; a CSV row that broke the parser keeps its text."""
+    if FIELD_MAP in records.columns:
+        return F.col(FIELD_MAP).isNull()
+    return F.col("_raw_record").isNotNull()
+
+
+def record_as_json(records: DataFrame) -> Column:
+    """The record's fields as a JSON object (for quarantined CSV rows, whose line is not kept)."""
+    if FIELD_MAP in records.columns:
+        return F.to_json(FIELD_MAP)
+    names = field_names(records)
+    return F.to_json(F.struct(*[F.col(FIELD_PREFIX + n).alias(n) for n in names]), {"ignoreNullFields": "false"})
 
 
 class BronzeReadError(RuntimeError):
@@ -55,7 +89,7 @@ def _qualified(path: str) -> str:
 def read_bronze(spark: SparkSession, files: list[str], contract: Contract) -> DataFrame:
     if contract.format == "jsonl":
         return read_jsonl(spark, files)
-    return read_csv(spark, files)
+    return read_csv(spark, files, contract)
 
 
 def read_jsonl(spark: SparkSession, files: list[str]) -> DataFrame:
@@ -89,17 +123,17 @@ def _s3_first_line(path: str) -> str:
     return body.decode(errors="replace").split("\n", 1)[0]
 
 
-def read_csv(spark: SparkSession, files: list[str]) -> DataFrame:
+def read_csv(spark: SparkSession, files: list[str], contract: Contract) -> DataFrame:
     """CSV with a header per file. Files may differ in columns (drift): each is read with its own
     header, and rows with the wrong number of fields or broken quoting are kept as malformed."""
-    frames = [_read_one_csv(spark, path) for path in files]
+    frames = [_read_one_csv(spark, path, contract) for path in files]
     result = frames[0]
     for frame in frames[1:]:
-        result = result.unionByName(frame)
+        result = result.unionByName(frame, allowMissingColumns=True)
     return result
 
 
-def _read_one_csv(spark: SparkSession, path: str) -> DataFrame:
+def _read_one_csv(spark: SparkSession, path: str, contract: Contract) -> DataFrame:
     header = [name.strip() for name in csv_header(path)]
     if not header or len(set(header)) != len(header):
         raise BronzeReadError(f"{path}: missing or duplicate CSV header {header!r}")
@@ -111,11 +145,16 @@ def _read_one_csv(spark: SparkSession, path: str) -> DataFrame:
         .option("ignoreLeadingWhiteSpace", False).option("ignoreTrailingWhiteSpace", False)
         .schema(schema).csv(_qualified(path))
     )
-    pairs: list[Column] = []
-    for i, name in enumerate(header):
-        pairs += [F.lit(name), F.col(f"_c{i}")]
+    # The file is known here, so its name is a literal (no per-row input_file_name()), and so are
+    # the undeclared columns its header brings: a row lists those it fills (a blank cell is absent).
+    declared = set(contract.column_names)
+    extra = [(i, name) for i, name in enumerate(header) if name not in declared]
+    well_formed = F.col(_CORRUPT).isNull()
+    filled_extra = F.array_compact(F.array(*[F.when(F.trim(F.col(f"_c{i}")) != "", F.lit(name))
+                                             for i, name in sorted(extra, key=lambda pair: pair[1])]))
     return frame.select(
-        source_file_column(),
+        F.lit(path).alias("_source_file"),
         F.col(_CORRUPT).alias("_raw_record"),  # set for malformed rows; others are rebuilt if quarantined
-        F.when(F.col(_CORRUPT).isNull(), F.create_map(*pairs)).alias("_fields"),
+        *[F.when(well_formed, F.col(f"_c{i}")).alias(FIELD_PREFIX + name) for i, name in enumerate(header)],
+        (F.when(well_formed, filled_extra) if extra else F.array().cast("array<string>")).alias(EXTRA_COLUMNS),
     )

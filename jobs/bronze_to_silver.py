@@ -8,6 +8,7 @@ bronze_rows == silver_rows + quarantined_rows + duplicate_rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -31,17 +32,19 @@ from jobs.silver.conform import (
     with_kept_columns,
 )
 from jobs.silver.dedupe import (
+    EXISTING_TIME,
     PARTITION_COLUMNS,
     SUPERSEDED,
     VERSIONS,
-    flag_superseded,
+    contested_keys,
+    latest_versions,
     merge_partition_content,
-    rank_versions,
     with_partition_columns,
 )
 from jobs.storage import exists, list_files, remove_tree, replace_folder, write_json
 
 if TYPE_CHECKING:
+    from jobs.pii.keys import PiiKey
     from jobs.quality.gate import GateResult
 
 JOB_NAME = "bronze_to_silver"
@@ -104,27 +107,49 @@ class BatchSplit:
     in_batch_duplicates: int
     superseded: int
     quarantined_by_reason: dict[str | None, int]
-    older_partitions: DataFrame | None  # key + partitions of silver's versions of the batch's keys
-    persisted: DataFrame  # unpersist when published
+    # Partitions the publish may change: those of the promotable rows (a superset of the winners'),
+    # and those holding silver's older versions of the contested keys that win.
+    partitions: list[tuple[str, str, str]]
+    persisted: list[DataFrame]  # unpersist when published
 
     @property
     def winner_rows(self) -> int:
         return self.valid_rows - self.in_batch_duplicates - self.superseded
 
-def protect_pii(df: DataFrame, contract: Contract, args: dict[str, Any],
-                row_count: int | None = None) -> tuple[DataFrame, dict[str, Any]]:
-    """Apply the contract's PII policies to the rows about to be promoted.
+    def release(self) -> None:
+        for frame in self.persisted:
+            frame.unpersist()
 
-    Structured columns are tokenized/masked/generalised/dropped with native Spark expressions;
-    `redact` columns go through Presidio (engine built once per executor process); string columns
-    without a policy are sampled, and PII found there is handled by the contract's discovery policy.
+
+def pii_key(args: dict[str, Any]) -> PiiKey:
+    from jobs.pii.keys import load_pii_key
+
+    return load_pii_key(args.get("pii_key_secret_arn") or args.get("pii_key_secret_id"), on_aws=in_glue())
+
+
+def protect_structured(df: DataFrame, contract: Contract, key: PiiKey) -> DataFrame:
+    """The contract's structured PII policies (tokenize/mask/generalize/drop), native Spark expressions.
+
+    Applied to the whole batch before it is persisted (rejected rows keep their raw text for
+    quarantine; their typed values are not used), so the quality gate and the write read protected
+    values from the cache instead of hashing and masking again on each pass.
+    """
+    from jobs.pii.policies import apply_column_policies
+
+    return apply_column_policies(df, contract, key.material)
+
+
+def protect_free_text(winners: DataFrame, contract: Contract, key: PiiKey,
+                      row_count: int | None = None) -> tuple[DataFrame, dict[str, Any]]:
+    """Presidio on the rows about to be promoted: `redact` columns, and string columns without a
+    policy that are sampled for PII and handled by the contract's discovery policy.
+
+    Returns the data and the PII report.
     """
     from jobs.pii.discovery import discover_and_apply
-    from jobs.pii.keys import load_pii_key
-    from jobs.pii.policies import apply_column_policies, columns_with_action
+    from jobs.pii.policies import columns_with_action
 
-    key = load_pii_key(args.get("pii_key_secret_arn") or args.get("pii_key_secret_id"), on_aws=in_glue())
-    protected = apply_column_policies(df, contract, key.material)
+    protected = winners
     redacted = columns_with_action(contract, "redact")
     if redacted:
         from jobs.pii.redaction import redact_columns
@@ -175,8 +200,9 @@ def quality_gate(spark: SparkSession, candidates: DataFrame, contract: Contract,
 
     `fail` expectations stop the job here (nothing published, the alert names suite, expectation,
     count and sample); `quarantine` ones route their rows; `warn` ones are recorded. Data Docs are
-    built once per run by finalize_run. The candidates are a projection (PII, lineage) of the
-    persisted batch, so the gate reads that cache instead of caching the candidates again.
+    built once per run by finalize_run. The gate persists the candidates: Great Expectations scans
+    them several times, and each scan of the un-persisted candidates would redo the deduplication
+    joins (and Presidio, for datasets with free text); the write then reads the same cache.
     """
     from jobs.quality import raise_if_failed, run_quality_gate
 
@@ -189,7 +215,7 @@ def quality_gate(spark: SparkSession, candidates: DataFrame, contract: Contract,
         context["known_customer_ids"] = spark.read.parquet(customers).select("customer_id")
     result = run_quality_gate(spark, candidates, suite=contract.quality_suite or contract.name, layer="silver",
                               contract=contract, run_date=ctx.run_date.isoformat(), run_id=ctx.run_id,
-                              ops_root=ctx.layout.ops, context=context, build_docs=False, persist=False)
+                              ops_root=ctx.layout.ops, context=context, build_docs=False, persist=True)
     try:
         raise_if_failed(result)
     except Exception:
@@ -249,7 +275,7 @@ def existing_versions(spark: SparkSession, table: str, contract: Contract) -> Da
     existing = spark.read.parquet(table)
     return existing.select(
         *contract.key,
-        F.col(contract.event_time).alias("_existing_time"),
+        F.col(contract.event_time).alias(EXISTING_TIME),
         *[F.col(p).alias(f"_existing_{p}") for p in PARTITION_COLUMNS],
     )
 
@@ -257,69 +283,65 @@ def existing_versions(spark: SparkSession, table: str, contract: Contract) -> Da
 _EXISTING_PARTITIONS = "_existing_partitions"
 
 
-def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, silver_table: str) -> BatchSplit:
-    """Split the conformed batch in ONE pass over the bronze files and one shuffle.
+def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, silver_table: str,
+                protect: Callable[[DataFrame], DataFrame] = lambda df: df) -> BatchSplit:
+    """Split the conformed batch with ONE pass over the bronze files and no shuffle of the wide rows
+    beyond the keys that need a decision.
 
-    Rejected rows (any reason) are kept whole; promotable rows are deduplicated in the batch (latest
-    per key) and against silver. The result is persisted with `_rejected`, `_superseded` and
-    `_versions` columns, so one aggregate serves every count (rejected rows per reason, promotable
-    rows, in-batch duplicates, superseded) and the persisted frame serves quarantine, the winners and
-    the partitions silver already holds for the winners' keys (read from silver once, in the join
-    that flags superseded rows).
+    The conformed batch is persisted once, with a `_rejected` flag. Rejected rows (any reason) are
+    kept whole; promotable rows are deduplicated in the batch (latest per key) and against silver,
+    but only the contested keys (sent more than once, or already in silver: see
+    `dedupe.contested_keys`) are ranked. One aggregate gives the rejected rows per reason and the
+    promotable rows; one over the contested keys (small, persisted) gives the duplicates.
+    `protect` (the structured PII policies) is applied before the batch is persisted.
     """
     # Exact complements (a null reason list counts as rejected), so no row can fall between them.
     rejected_flag = ~(F.coalesce(F.size(REASONS), F.lit(-1)) == 0)
     quarantine_only = ("_raw_record", RECORD_KEY, EXTRA_COLUMNS, REASONS)
     batch = conformed.select(
         *[c for c in conformed.columns if c not in (EXTRA_COLUMNS, REASONS)],
-        # Carried through the shuffle for the rejected rows only.
+        # Null for promotable rows: an (empty) array per row would cost the cache more than the data.
         F.when(rejected_flag, F.col(EXTRA_COLUMNS)).alias(EXTRA_COLUMNS),
         F.when(rejected_flag, F.col(REASONS)).alias(REASONS),
         rejected_flag.alias(REJECTED),
     )
-    ranked = rank_versions(with_partition_columns(batch, contract.event_time), [*contract.key, REJECTED],
-                           contract.event_time, contract.column_names)
-    latest = ranked.where(F.col(REJECTED) | (F.col("_rank") == 1)).drop("_rank")
-    versions = existing_versions(spark, silver_table, contract)
-    if versions is None:
-        latest = latest.withColumn(SUPERSEDED, F.lit(False))
-    else:
-        partitions = F.struct(*[F.col(f"_existing_{p}").alias(p) for p in PARTITION_COLUMNS])
-        latest = flag_superseded(latest, versions, contract.key, contract.event_time,
-                                 carry=[F.collect_set(partitions).alias(_EXISTING_PARTITIONS)])
-        latest = latest.withColumn(SUPERSEDED, ~F.col(REJECTED) & F.col(SUPERSEDED))
-    latest = latest.persist(StorageLevel.MEMORY_AND_DISK)
-    reason = F.when(F.col(REJECTED), F.col(REASONS)[0]).alias("reason")
-    counts = latest.groupBy(REJECTED, SUPERSEDED, reason).agg(F.count(F.lit(1)).alias("keys"),
-                                                              F.sum(VERSIONS).alias("rows"))
-    by_reason: dict[str | None, int] = {}
-    by_flag: dict[bool, tuple[int, int]] = {}
-    for row in counts.collect():
-        if row[REJECTED]:
-            by_reason[row["reason"]] = by_reason.get(row["reason"], 0) + row["keys"]
-        else:
-            by_flag[row[SUPERSEDED]] = (row["keys"], row["rows"])
-    keys = sum(k for k, _ in by_flag.values())
-    valid_rows = sum(r for _, r in by_flag.values())
-    rejected = latest.where(F.col(REJECTED))
-    winners = latest.where(~F.col(REJECTED) & ~F.col(SUPERSEDED)).drop(
-        REJECTED, SUPERSEDED, VERSIONS, *quarantine_only, *([_EXISTING_PARTITIONS] if versions is not None else []))
-    older = None
-    if versions is not None:
-        older = (latest.where(~F.col(REJECTED) & ~F.col(SUPERSEDED) & F.col(_EXISTING_PARTITIONS).isNotNull())
-                 .select(*contract.key, F.explode(_EXISTING_PARTITIONS).alias("_p"))
-                 .select(*contract.key, *[F.col(f"_p.{p}").alias(f"_existing_{p}") for p in PARTITION_COLUMNS]))
-    return BatchSplit(rejected, winners, valid_rows, valid_rows - keys, by_flag.get(True, (0, 0))[0],
-                      by_reason, older, persisted=latest)
-
-
-def affected_partitions(winners: DataFrame, split: BatchSplit, contract: Contract) -> list[tuple[str, str, str]]:
-    """Partitions the winners land in, plus those holding older versions of the winners' keys."""
-    parts = {tuple(r) for r in winners.select(*PARTITION_COLUMNS).distinct().collect()}
-    if split.older_partitions is not None:
-        older = split.older_partitions.join(winners.select(*contract.key), on=list(contract.key), how="left_semi")
-        parts |= {tuple(r) for r in older.select(*[f"_existing_{p}" for p in PARTITION_COLUMNS]).distinct().collect()}
-    return sorted(parts)  # type: ignore[arg-type]
+    batch = protect(with_partition_columns(batch, contract.event_time))
+    batch = batch.persist(StorageLevel.MEMORY_AND_DISK)
+    persisted = [batch]
+    try:
+        reason = F.when(F.col(REJECTED), F.col(REASONS)[0]).alias("reason")
+        promotable_partition = [F.when(~F.col(REJECTED), F.col(p)).alias(p) for p in PARTITION_COLUMNS]
+        by_reason: dict[str | None, int] = {}
+        valid_rows = 0
+        partitions: set[tuple[str, str, str]] = set()
+        counts = batch.groupBy(REJECTED, reason, *promotable_partition).agg(F.count(F.lit(1)).alias("rows"))
+        for row in counts.collect():
+            if row[REJECTED]:
+                by_reason[row["reason"]] = by_reason.get(row["reason"], 0) + row["rows"]
+            else:
+                valid_rows += row["rows"]
+                partitions.add((row["year"], row["month"], row["day"]))
+        promotable = batch.where(~F.col(REJECTED)).drop(REJECTED, *quarantine_only)
+        versions = existing_versions(spark, silver_table, contract)
+        existing_partition = F.struct(*[F.col(f"_existing_{p}").alias(p) for p in PARTITION_COLUMNS])
+        carry = [F.collect_set(existing_partition).alias(_EXISTING_PARTITIONS)] if versions is not None else []
+        contested = contested_keys(promotable.select(*contract.key, contract.event_time), versions,
+                                   contract.key, contract.event_time, carry).persist(StorageLevel.MEMORY_AND_DISK)
+        persisted.append(contested)
+        totals = contested.agg(F.coalesce(F.sum(F.col(VERSIONS) - 1), F.lit(0)).alias("duplicates"),
+                               F.count(F.when(F.col(SUPERSEDED), True)).alias("superseded")).first()
+        content = [c for c in contract.column_names if c in promotable.columns]  # a PII policy may drop some
+        winners = latest_versions(promotable, contested, contract.key, contract.event_time, content)
+        if versions is not None:
+            older = (contested.where(~F.col(SUPERSEDED) & F.col(_EXISTING_PARTITIONS).isNotNull())
+                     .select(F.explode(_EXISTING_PARTITIONS).alias("_p")).select("_p.*").distinct())
+            partitions |= {tuple(row) for row in older.collect()}
+    except Exception:
+        for frame in persisted:
+            frame.unpersist()
+        raise
+    return BatchSplit(batch.where(F.col(REJECTED)), winners, valid_rows, int(totals["duplicates"]),
+                      int(totals["superseded"]), by_reason, sorted(partitions), persisted=persisted)
 
 
 def partition_filter(parts: list[tuple[str, str, str]]):
@@ -357,11 +379,13 @@ def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool
             refuse_new_columns(conformed, contract)
         # One pass over the bronze files: rejected and promotable rows leave the same shuffle,
         # persisted once (see split_batch).
-        split = split_batch(spark, conformed, contract, silver_table)
+        key = pii_key(args)
+        split = split_batch(spark, conformed, contract, silver_table,
+                            protect=lambda df: protect_structured(df, contract, key))
         quarantined_by_reason = dict(sorted(split.quarantined_by_reason.items()))
         quarantined_rows = sum(quarantined_by_reason.values())
         bronze_rows = split.valid_rows + quarantined_rows
-        protected, pii_report = protect_pii(split.winners, contract, args, row_count=split.winner_rows)
+        protected, pii_report = protect_free_text(split.winners, contract, key, row_count=split.winner_rows)
         candidates = add_lineage(protected, ctx, processed_at).select(*silver_columns(contract, kept, protected))
         if quality_gate_enabled:
             gate = quality_gate(spark, candidates, contract, ctx)
@@ -375,7 +399,7 @@ def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool
         silver_rows = split.winner_rows - gate_quarantined
         duplicate_rows = split.in_batch_duplicates + split.superseded
 
-        parts = affected_partitions(winners, split, contract)
+        parts = split.partitions
         content = winners
         if table_exists(silver_table) and parts:
             existing_rows = spark.read.parquet(silver_table).where(partition_filter(parts))
@@ -395,7 +419,7 @@ def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool
         if gate is not None:
             gate.release()
         if split is not None:
-            split.persisted.unpersist()
+            split.release()
         remove_tree(quarantine_staging)  # left only if the run failed before its swap
 
     catalog = register_in_catalog(spark, args, f"silver_{contract.name}", silver_table, published)

@@ -34,7 +34,8 @@ def publish_partitions(content: DataFrame, table: str, partitions: Sequence[tupl
 
     `verify(staging)` runs on what was written before anything is swapped in; raising there
     publishes nothing. A listed partition with no rows left in `content` is removed. Returns the
-    partitions published.
+    partitions published: replaced, or removed (a listed partition with no rows that the table did
+    not hold either is neither, and is not returned).
     """
     remove_tree(staging)
     content.write.mode("overwrite").partitionBy(*columns).parquet(staging)
@@ -44,12 +45,16 @@ def publish_partitions(content: DataFrame, table: str, partitions: Sequence[tupl
         except Exception:
             remove_tree(staging)
             raise
+    published = []
     for values in partitions:
         relative = _relative(values, columns)
         staged, target = f"{staging}/{relative}", f"{table}/{relative}"
         if exists(staged):
             replace_folder(staged, target)
-        else:
+        elif exists(target):
             remove_tree(target)
+        else:
+            continue
+        published.append(tuple(values))
     remove_tree(staging)
-    return list(partitions)
+    return published

@@ -61,7 +61,7 @@ def normalize_expr(column: Column, normalization: str) -> Column:
         raise ValueError(f"unknown normalization {normalization!r} (use one of {NORMALIZATIONS})")
     value = column.cast("string")
     if normalization in ("text", "email"):
-        value = F.lower(F.trim(F.regexp_replace(value, _WHITESPACE, " ")))
+        value = F.lower(F.trim(collapse_whitespace(value)))
     elif normalization == "digits":
         value = F.regexp_replace(value, r"[^0-9]", "")
     elif normalization == "phone":
@@ -78,6 +78,18 @@ def normalize_expr(column: Column, normalization: str) -> Column:
     else:  # exact
         value = F.trim(value)
     return blank_to_null(value)
+
+
+def collapse_whitespace(value: Column) -> Column:
+    """Runs of ASCII whitespace → one space (as `_WHITESPACE` does), with a regex only where a run exists.
+
+    Every other whitespace character is first replaced by a space (`replace` returns a value without
+    it untouched, cheaply); only a value that then holds two spaces in a row needs the regex.
+    """
+    spaced = value
+    for character in "\t\n\x0b\f\r":
+        spaced = F.replace(spaced, F.lit(character), F.lit(" "))
+    return F.when(F.instr(spaced, "  ") > 0, F.regexp_replace(spaced, " {2,}", " ")).otherwise(spaced)
 
 
 def blank_to_null(value: Column) -> Column:

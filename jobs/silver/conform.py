@@ -11,17 +11,18 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from jobs.bronze import EXTRA_COLUMNS, FIELD_MAP, FIELD_PREFIX, field_value, is_malformed, record_as_json
 from jobs.contracts import ColumnSpec, Contract
 
 REASONS = "_reasons"
-EXTRA_COLUMNS = "_extra_columns"
 RECORD_KEY = "_record_key"
 _SEPARATOR = "\u0001"
+__all__ = ["EXTRA_COLUMNS", "REASONS", "RECORD_KEY", "conform", "kept_extra_columns", "with_kept_columns"]
 
 
-def _raw(name: str) -> Column:
+def _raw(records: DataFrame, name: str) -> Column:
     """The field's text, trimmed, with empty strings as null (an empty CSV cell is a missing value)."""
-    value = F.trim(F.col("_fields")[name])
+    value = F.trim(field_value(records, name))
     return F.when(value != "", value)
 
 
@@ -70,11 +71,11 @@ def extra_columns(contract: Contract) -> Column:
     more keys than the declared ones it contains: a cheap, code-generated test that is false for
     almost every row.
     """
-    declared_present = sum((F.map_contains_key("_fields", name).cast("int") for name in contract.column_names),
+    declared_present = sum((F.map_contains_key(FIELD_MAP, name).cast("int") for name in contract.column_names),
                            F.lit(0))
     declared = F.array(*[F.lit(name) for name in contract.column_names])
-    present = F.map_keys(F.map_filter("_fields", lambda _k, v: v.isNotNull() & (F.trim(v) != "")))
-    return F.when(F.size("_fields") > declared_present, F.array_sort(F.array_except(present, declared)))
+    present = F.map_keys(F.map_filter(FIELD_MAP, lambda _k, v: v.isNotNull() & (F.trim(v) != "")))
+    return F.when(F.size(FIELD_MAP) > declared_present, F.array_sort(F.array_except(present, declared)))
 
 
 def conform(records: DataFrame, contract: Contract) -> DataFrame:
@@ -82,20 +83,26 @@ def conform(records: DataFrame, contract: Contract) -> DataFrame:
 
     Keeps `_source_file` and `_extra_columns`; `_raw_record` and `_record_key` (the key as sent)
     are filled for rows with reasons only: they are what quarantine needs, and carrying them for
-    every promotable row would cost a copy of the whole batch. `_fields` is kept only under the
-    `keep` drift policy (the new columns are read from it).
+    every promotable row would cost a copy of the whole batch. The bronze fields are kept only
+    under the `keep` drift policy (the new columns are read from them).
     """
-    # Each field's text is looked up in the map and trimmed once, into its own column: typing and
-    # every reason check read that column (map lookups repeated per check cost more than the parse).
+    # Each field's text is looked up and trimmed once, into its own column: typing and every
+    # reason check read that column (map lookups repeated per check cost more than the parse).
     raw_columns = [_raw_column(c.name) for c in contract.columns]
-    with_raw = records.select("_source_file", "_raw_record", "_fields",
-                              *[_raw(c.name).alias(_raw_column(c.name)) for c in contract.columns])
+    bronze_columns = [c for c in records.columns if c not in ("_source_file", "_raw_record", EXTRA_COLUMNS)]
+    extra = F.col(EXTRA_COLUMNS) if EXTRA_COLUMNS in records.columns else extra_columns(contract)
+    with_raw = records.select(
+        "_source_file", "_raw_record", *bronze_columns,
+        is_malformed(records).alias("_malformed"),
+        F.coalesce(extra, F.array().cast("array<string>")).alias(EXTRA_COLUMNS),
+        *[_raw(records, c.name).alias(_raw_column(c.name)) for c in contract.columns])
+    sent_key = F.concat_ws("|", *[F.coalesce(F.col(_raw_column(k)), field_value(records, k)) for k in contract.key])
     typed = with_raw.select(
-        "_source_file", "_raw_record", "_fields", *raw_columns,
+        "_source_file", "_raw_record", *bronze_columns, "_malformed", EXTRA_COLUMNS, *raw_columns,
         *[typed_value(F.col(_raw_column(c.name)), c).alias(c.name) for c in contract.columns],
-        F.coalesce(extra_columns(contract), F.array().cast("array<string>")).alias(EXTRA_COLUMNS),
+        sent_key.alias("_sent_key"),
     )
-    malformed = F.when(F.col("_fields").isNull(), F.array(F.lit("malformed_record")))
+    malformed = F.when(F.col("_malformed"), F.array(F.lit("malformed_record")))
     # concat_ws skips nulls and is code-generated, unlike filter() over an array of checks.
     checks = _reason_checks(contract)
     if contract.new_columns == "quarantine":
@@ -105,13 +112,13 @@ def conform(records: DataFrame, contract: Contract) -> DataFrame:
     row_reasons = F.when(joined == "", F.array().cast("array<string>")).otherwise(F.split(joined, _SEPARATOR))
     with_reasons = typed.withColumn(REASONS, F.coalesce(malformed, row_reasons))
     rejected = F.size(REASONS) > 0
-    sent_key = F.concat_ws("|", *[F.coalesce(F.col(k).cast("string"), F.col("_fields")[k]) for k in contract.key])
     conformed = with_reasons.select(
         "_source_file",
-        F.when(rejected, F.coalesce("_raw_record", F.to_json("_fields"))).alias("_raw_record"),
-        F.when(rejected, sent_key).alias(RECORD_KEY),
+        # to_json is not code-generated: built in the CASE, so only for the rejected rows.
+        F.when(rejected, F.coalesce("_raw_record", record_as_json(with_reasons))).alias("_raw_record"),
+        F.when(rejected, F.col("_sent_key")).alias(RECORD_KEY),
         *contract.column_names, EXTRA_COLUMNS, REASONS,
-        *(["_fields"] if contract.new_columns == "keep" else []),
+        *(bronze_columns if contract.new_columns == "keep" else []),
     )
     return conformed
 
@@ -125,7 +132,8 @@ def kept_extra_columns(conformed: DataFrame, contract: Contract) -> list[str]:
 
 
 def with_kept_columns(conformed: DataFrame, names: list[str]) -> DataFrame:
-    """Add the kept new columns (as trimmed strings) and drop the raw field map."""
-    if "_fields" not in conformed.columns:
+    """Add the kept new columns (as trimmed strings) and drop the bronze fields."""
+    bronze_columns = [c for c in conformed.columns if c == FIELD_MAP or c.startswith(FIELD_PREFIX)]
+    if not bronze_columns:
         return conformed
-    return conformed.select("*", *[_raw(name).alias(name) for name in names]).drop("_fields")
+    return conformed.select("*", *[_raw(conformed, name).alias(name) for name in names]).drop(*bronze_columns)

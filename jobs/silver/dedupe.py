@@ -1,5 +1,10 @@
 """Deduplication on the dataset key: latest version by event time wins, within a batch and
-against what silver already holds."""
+against what silver already holds.
+
+Most keys of a day arrive once and are not in silver yet; only the others (the *contested* keys)
+need a decision. They are found from the keys alone (one narrow aggregate, and a join with
+silver's keys), so the wide rows are only shuffled for the contested keys, not for the batch.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from pyspark.sql import functions as F
 PARTITION_COLUMNS = ("year", "month", "day")
 SUPERSEDED = "_superseded"
 VERSIONS = "_versions"
+EXISTING_TIME = "_existing_time"
+BATCH_LATEST = "_batch_latest"
 
 
 def with_partition_columns(df: DataFrame, event_time: str) -> DataFrame:
@@ -25,32 +32,46 @@ def with_partition_columns(df: DataFrame, event_time: str) -> DataFrame:
 
 
 def rank_versions(df: DataFrame, key: Sequence[str], event_time: str, content: Sequence[str]) -> DataFrame:
-    """Add `_rank`: 1 for the latest version of each key by event time, 2.. for the rows it supersedes,
-    and `_versions`: how many rows the batch holds for the key (one window, one shuffle).
+    """Add `_rank`: 1 for the latest version of each key by event time, 2.. for the rows it supersedes.
 
     Ties on event time are broken deterministically (source file, then a hash of the `content`
     columns), so a re-run picks the same winner.
     """
     order = [F.col(event_time).desc_nulls_last(), F.col("_source_file").desc(),
              F.xxhash64(*[F.col(c) for c in content]).desc()]
-    by_key = Window.partitionBy(*key)
-    return df.select("*", F.row_number().over(by_key.orderBy(*order)).alias("_rank"),
-                     F.count(F.lit(1)).over(by_key).alias(VERSIONS))
+    return df.select("*", F.row_number().over(Window.partitionBy(*key).orderBy(*order)).alias("_rank"))
 
 
-def flag_superseded(incoming: DataFrame, existing_versions: DataFrame, key: Sequence[str],
-                    event_time: str, carry: Sequence[Column] = ()) -> DataFrame:
-    """Add `_superseded`: silver already holds this key in a *newer* version (the row is a duplicate).
+def contested_keys(promotable: DataFrame, existing_versions: DataFrame | None, key: Sequence[str],
+                   event_time: str, carry: Sequence[Column] = ()) -> DataFrame:
+    """The keys that need a decision, one row each: sent more than once in the batch, or already in silver.
 
-    `existing_versions` has the key columns and `_existing_time`. An equal time is not newer: the
-    incoming row wins, which makes re-running an ingest date idempotent. `carry` are further
-    aggregates over each key's existing versions (e.g. the partitions holding them), joined on as
-    columns in the same pass (null where silver does not hold the key).
+    Columns: the key, `_versions` (rows the batch holds for it), `_existing_time` (the newest version
+    silver holds, or null), `_superseded` (silver's version is *newer* than the batch's latest: the
+    batch's rows are all duplicates; an equal time is not newer, which makes re-running a date
+    idempotent), and `carry`: further aggregates over silver's versions of the key (null where silver
+    does not hold it). `existing_versions` has the key columns and `_existing_time`.
     """
-    newest = existing_versions.groupBy(*key).agg(F.max("_existing_time").alias("_existing_time"), *carry)
-    joined = incoming.join(newest, on=list(key), how="left")
-    flag = F.coalesce(F.col("_existing_time") > F.col(event_time), F.lit(False))
-    return joined.withColumn(SUPERSEDED, flag).drop("_existing_time")
+    in_batch = promotable.groupBy(*key).agg(F.count(F.lit(1)).alias(VERSIONS),
+                                             F.max(event_time).alias(BATCH_LATEST))
+    if existing_versions is None:
+        contested = in_batch.where(F.col(VERSIONS) > 1).withColumn(EXISTING_TIME, F.lit(None).cast("timestamp"))
+    else:
+        newest = existing_versions.groupBy(*key).agg(F.max(EXISTING_TIME).alias(EXISTING_TIME), *carry)
+        contested = (in_batch.join(newest, on=list(key), how="left")
+                     .where((F.col(VERSIONS) > 1) | F.col(EXISTING_TIME).isNotNull()))
+    superseded = F.coalesce(F.col(EXISTING_TIME) > F.col(BATCH_LATEST), F.lit(False))
+    return contested.withColumn(SUPERSEDED, superseded).drop(BATCH_LATEST)
+
+
+def latest_versions(promotable: DataFrame, contested: DataFrame, key: Sequence[str], event_time: str,
+                    content: Sequence[str]) -> DataFrame:
+    """The batch's rows that win: every row of an uncontested key, and the latest row of each contested
+    key silver does not hold in a newer version. Columns are those of `promotable`."""
+    uncontested = promotable.join(contested.select(*key), on=list(key), how="left_anti")
+    candidates = promotable.join(contested.where(~F.col(SUPERSEDED)).select(*key), on=list(key), how="left_semi")
+    latest = rank_versions(candidates, key, event_time, content).where(F.col("_rank") == 1).drop("_rank")
+    return uncontested.unionByName(latest.select(*promotable.columns))
 
 
 def merge_partition_content(existing_rows: DataFrame, winners: DataFrame, key: Sequence[str]) -> DataFrame:

@@ -37,7 +37,7 @@ from jobs.silver.dedupe import (
     SUPERSEDED,
     VERSIONS,
     contested_keys,
-    latest_versions,
+    losing_rows,
     merge_partition_content,
     with_partition_columns,
 )
@@ -94,6 +94,7 @@ class SchemaDriftError(RuntimeError):
 
 
 REJECTED = "_rejected"
+ROW_ID = "_row_id"
 
 
 @dataclass
@@ -164,6 +165,13 @@ def protect_free_text(winners: DataFrame, contract: Contract, key: PiiKey,
     return protected, report
 
 
+def runs_presidio(contract: Contract, pii_report: dict[str, Any]) -> bool:
+    """Whether the promoted rows go through Presidio (a Python UDF per row): `redact` columns, or a
+    column masked because discovery found PII in it."""
+    return any(c.pii is not None and c.pii.action == "redact" for c in contract.columns) or any(
+        alert.get("action") == "mask_and_alert" for alert in pii_report["discovery"])
+
+
 def add_lineage(df: DataFrame, ctx: JobContext, processed_at: datetime) -> DataFrame:
     return df.select(
         "*",
@@ -195,14 +203,15 @@ def quarantine_rows(rejected: DataFrame, contract: Contract, ctx: JobContext,
     )
 
 
-def quality_gate(spark: SparkSession, candidates: DataFrame, contract: Contract, ctx: JobContext) -> GateResult:
+def quality_gate(spark: SparkSession, candidates: DataFrame, contract: Contract, ctx: JobContext,
+                 persist: bool) -> GateResult:
     """Validate the rows about to be published with the dataset's silver suite.
 
     `fail` expectations stop the job here (nothing published, the alert names suite, expectation,
     count and sample); `quarantine` ones route their rows; `warn` ones are recorded. Data Docs are
-    built once per run by finalize_run. The gate persists the candidates: Great Expectations scans
-    them several times, and each scan of the un-persisted candidates would redo the deduplication
-    joins (and Presidio, for datasets with free text); the write then reads the same cache.
+    built once per run by finalize_run. The candidates are normally a cheap projection (a filter,
+    lineage literals) of the persisted batch, so Great Expectations' passes read that cache; `persist`
+    them when they run Presidio per row (free text, discovered PII): each pass would run it again.
     """
     from jobs.quality import raise_if_failed, run_quality_gate
 
@@ -215,7 +224,7 @@ def quality_gate(spark: SparkSession, candidates: DataFrame, contract: Contract,
         context["known_customer_ids"] = spark.read.parquet(customers).select("customer_id")
     result = run_quality_gate(spark, candidates, suite=contract.quality_suite or contract.name, layer="silver",
                               contract=contract, run_date=ctx.run_date.isoformat(), run_id=ctx.run_id,
-                              ops_root=ctx.layout.ops, context=context, build_docs=False, persist=True)
+                              ops_root=ctx.layout.ops, context=context, build_docs=False, persist=persist)
     try:
         raise_if_failed(result)
     except Exception:
@@ -288,11 +297,13 @@ def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, s
     """Split the conformed batch with ONE pass over the bronze files and no shuffle of the wide rows
     beyond the keys that need a decision.
 
-    The conformed batch is persisted once, with a `_rejected` flag. Rejected rows (any reason) are
-    kept whole; promotable rows are deduplicated in the batch (latest per key) and against silver,
-    but only the contested keys (sent more than once, or already in silver: see
-    `dedupe.contested_keys`) are ranked. One aggregate gives the rejected rows per reason and the
-    promotable rows; one over the contested keys (small, persisted) gives the duplicates.
+    The conformed batch is persisted once, with a `_rejected` flag and a row id. Rejected rows (any
+    reason) are kept whole; promotable rows are deduplicated in the batch (latest per key) and
+    against silver, but only the contested keys (sent more than once, or already in silver: see
+    `dedupe.contested_keys`) are ranked, and the winners are the promotable rows minus the losing
+    row ids (none on a clean day: then the winners are a plain filter of the cache). One aggregate
+    gives the rejected rows per reason and the promotable rows; one over the contested keys (small,
+    persisted) gives the duplicates.
     `protect` (the structured PII policies) is applied before the batch is persisted.
     """
     # Exact complements (a null reason list counts as rejected), so no row can fall between them.
@@ -305,7 +316,9 @@ def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, s
         F.when(rejected_flag, F.col(REASONS)).alias(REASONS),
         rejected_flag.alias(REJECTED),
     )
-    batch = protect(with_partition_columns(batch, contract.event_time))
+    # A row id, fixed when the batch is persisted, names the few rows deduplication drops.
+    batch = protect(with_partition_columns(batch, contract.event_time)).withColumn(
+        ROW_ID, F.monotonically_increasing_id())
     batch = batch.persist(StorageLevel.MEMORY_AND_DISK)
     persisted = [batch]
     try:
@@ -328,10 +341,20 @@ def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, s
         contested = contested_keys(promotable.select(*contract.key, contract.event_time), versions,
                                    contract.key, contract.event_time, carry).persist(StorageLevel.MEMORY_AND_DISK)
         persisted.append(contested)
-        totals = contested.agg(F.coalesce(F.sum(F.col(VERSIONS) - 1), F.lit(0)).alias("duplicates"),
-                               F.count(F.when(F.col(SUPERSEDED), True)).alias("superseded")).first()
-        content = [c for c in contract.column_names if c in promotable.columns]  # a PII policy may drop some
-        winners = latest_versions(promotable, contested, contract.key, contract.event_time, content)
+        superseded = F.col(SUPERSEDED)
+        totals = contested.agg(
+            F.coalesce(F.sum(F.col(VERSIONS) - 1), F.lit(0)).alias("duplicates"),
+            F.count(F.when(superseded, True)).alias("superseded"),
+            F.coalesce(F.sum(F.when(superseded, F.col(VERSIONS)).otherwise(F.col(VERSIONS) - 1)), F.lit(0)
+                       ).alias("losers")).first()
+        winners = promotable
+        if totals["losers"]:
+            content = [c for c in contract.column_names if c in promotable.columns]  # a PII policy may drop some
+            losers = losing_rows(promotable, contested, contract.key, contract.event_time, content, ROW_ID)
+            losers = losers.persist(StorageLevel.MEMORY_AND_DISK)
+            persisted.append(losers)
+            winners = promotable.join(losers, on=ROW_ID, how="left_anti")
+        winners = winners.drop(ROW_ID)
         if versions is not None:
             older = (contested.where(~F.col(SUPERSEDED) & F.col(_EXISTING_PARTITIONS).isNotNull())
                      .select(F.explode(_EXISTING_PARTITIONS).alias("_p")).select("_p.*").distinct())
@@ -388,7 +411,7 @@ def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool
         protected, pii_report = protect_free_text(split.winners, contract, key, row_count=split.winner_rows)
         candidates = add_lineage(protected, ctx, processed_at).select(*silver_columns(contract, kept, protected))
         if quality_gate_enabled:
-            gate = quality_gate(spark, candidates, contract, ctx)
+            gate = quality_gate(spark, candidates, contract, ctx, persist=runs_presidio(contract, pii_report))
             winners, quality = gate.valid, gate.summary
         else:
             winners, quality = candidates, {"status": "skipped", "detail": "run without the quality gate (benchmark)"}

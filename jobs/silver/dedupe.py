@@ -64,14 +64,14 @@ def contested_keys(promotable: DataFrame, existing_versions: DataFrame | None, k
     return contested.withColumn(SUPERSEDED, superseded).drop(BATCH_LATEST)
 
 
-def latest_versions(promotable: DataFrame, contested: DataFrame, key: Sequence[str], event_time: str,
-                    content: Sequence[str]) -> DataFrame:
-    """The batch's rows that win: every row of an uncontested key, and the latest row of each contested
-    key silver does not hold in a newer version. Columns are those of `promotable`."""
-    uncontested = promotable.join(contested.select(*key), on=list(key), how="left_anti")
-    candidates = promotable.join(contested.where(~F.col(SUPERSEDED)).select(*key), on=list(key), how="left_semi")
-    latest = rank_versions(candidates, key, event_time, content).where(F.col("_rank") == 1).drop("_rank")
-    return uncontested.unionByName(latest.select(*promotable.columns))
+def losing_rows(promotable: DataFrame, contested: DataFrame, key: Sequence[str], event_time: str,
+                content: Sequence[str], row_id: str) -> DataFrame:
+    """The `row_id`s of the batch's rows that do not win: every row of a contested key but its latest,
+    and every row of a key silver holds in a newer version (`_superseded`). Only the contested keys'
+    rows are ranked (see `rank_versions`)."""
+    rows = promotable.join(contested.select(*key, SUPERSEDED), on=list(key), how="inner")
+    ranked = rank_versions(rows, key, event_time, content)
+    return ranked.where((F.col("_rank") > 1) | F.col(SUPERSEDED)).select(row_id)
 
 
 def merge_partition_content(existing_rows: DataFrame, winners: DataFrame, key: Sequence[str]) -> DataFrame:

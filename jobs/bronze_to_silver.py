@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.bronze import bronze_files, read_bronze
@@ -292,6 +292,35 @@ def existing_versions(spark: SparkSession, table: str, contract: Contract) -> Da
 _EXISTING_PARTITIONS = "_existing_partitions"
 
 
+def count_batch(batch: DataFrame) -> tuple[dict[str | None, int], int, set[tuple[str, str, str]]]:
+    """One aggregate over the persisted batch: rejected rows per first reason, promotable rows, and
+    the partitions the promotable rows fall in."""
+    reason = F.when(F.col(REJECTED), F.col(REASONS)[0]).alias("reason")
+    promotable_partition = [F.when(~F.col(REJECTED), F.col(p)).alias(p) for p in PARTITION_COLUMNS]
+    by_reason: dict[str | None, int] = {}
+    valid_rows = 0
+    partitions: set[tuple[str, str, str]] = set()
+    counts = batch.groupBy(REJECTED, reason, *promotable_partition).agg(F.count(F.lit(1)).alias("rows"))
+    for row in counts.collect():
+        if row[REJECTED]:
+            by_reason[row["reason"]] = by_reason.get(row["reason"], 0) + row["rows"]
+        else:
+            valid_rows += row["rows"]
+            partitions.add((row["year"], row["month"], row["day"]))
+    return by_reason, valid_rows, partitions
+
+
+def duplicate_totals(contested: DataFrame) -> Row:
+    """Over the contested keys: in-batch duplicates (all rows of a key but one), superseded keys (silver
+    holds a newer version), and the rows deduplication drops (`losers`: both kinds together)."""
+    superseded, versions = F.col(SUPERSEDED), F.col(VERSIONS)
+    return contested.agg(
+        F.coalesce(F.sum(versions - 1), F.lit(0)).alias("duplicates"),
+        F.count(F.when(superseded, True)).alias("superseded"),
+        F.coalesce(F.sum(F.when(superseded, versions).otherwise(versions - 1)), F.lit(0)).alias("losers"),
+    ).first()
+
+
 def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, silver_table: str,
                 protect: Callable[[DataFrame], DataFrame] = lambda df: df) -> BatchSplit:
     """Split the conformed batch with ONE pass over the bronze files and no shuffle of the wide rows
@@ -322,18 +351,7 @@ def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, s
     batch = batch.persist(StorageLevel.MEMORY_AND_DISK)
     persisted = [batch]
     try:
-        reason = F.when(F.col(REJECTED), F.col(REASONS)[0]).alias("reason")
-        promotable_partition = [F.when(~F.col(REJECTED), F.col(p)).alias(p) for p in PARTITION_COLUMNS]
-        by_reason: dict[str | None, int] = {}
-        valid_rows = 0
-        partitions: set[tuple[str, str, str]] = set()
-        counts = batch.groupBy(REJECTED, reason, *promotable_partition).agg(F.count(F.lit(1)).alias("rows"))
-        for row in counts.collect():
-            if row[REJECTED]:
-                by_reason[row["reason"]] = by_reason.get(row["reason"], 0) + row["rows"]
-            else:
-                valid_rows += row["rows"]
-                partitions.add((row["year"], row["month"], row["day"]))
+        by_reason, valid_rows, partitions = count_batch(batch)
         promotable = batch.where(~F.col(REJECTED)).drop(REJECTED, *quarantine_only)
         versions = existing_versions(spark, silver_table, contract)
         existing_partition = F.struct(*[F.col(f"_existing_{p}").alias(p) for p in PARTITION_COLUMNS])
@@ -341,12 +359,7 @@ def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, s
         contested = contested_keys(promotable.select(*contract.key, contract.event_time), versions,
                                    contract.key, contract.event_time, carry).persist(StorageLevel.MEMORY_AND_DISK)
         persisted.append(contested)
-        superseded = F.col(SUPERSEDED)
-        totals = contested.agg(
-            F.coalesce(F.sum(F.col(VERSIONS) - 1), F.lit(0)).alias("duplicates"),
-            F.count(F.when(superseded, True)).alias("superseded"),
-            F.coalesce(F.sum(F.when(superseded, F.col(VERSIONS)).otherwise(F.col(VERSIONS) - 1)), F.lit(0)
-                       ).alias("losers")).first()
+        totals = duplicate_totals(contested)
         winners = promotable
         if totals["losers"]:
             content = [c for c in contract.column_names if c in promotable.columns]  # a PII policy may drop some

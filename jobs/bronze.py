@@ -26,7 +26,6 @@ from jobs.contracts import Contract
 from jobs.storage import is_s3, list_files
 
 FORMAT_SUFFIXES = {"jsonl": (".jsonl", ".json", ".ndjson"), "csv": (".csv",)}
-RAW_COLUMNS = ("_source_file", "_raw_record", "_fields")
 FIELD_MAP = "_fields"
 FIELD_PREFIX = "_f_"
 EXTRA_COLUMNS = "_extra_columns"
@@ -101,7 +100,7 @@ def read_jsonl(spark: SparkSession, files: list[str]) -> DataFrame:
         .select(
             source_file_column(),
             F.col("value").alias("_raw_record"),
-            fields.alias("_fields"),
+            fields.alias(FIELD_MAP),
         )
     )
 

@@ -118,8 +118,12 @@ class BatchSplit:
         return self.valid_rows - self.in_batch_duplicates - self.superseded
 
     def release(self) -> None:
-        for frame in self.persisted:
-            frame.unpersist()
+        unpersist_all(self.persisted)
+
+
+def unpersist_all(frames: list[DataFrame]) -> None:
+    for frame in frames:
+        frame.unpersist()
 
 
 def pii_key(args: dict[str, Any]) -> PiiKey:
@@ -168,7 +172,9 @@ def protect_free_text(winners: DataFrame, contract: Contract, key: PiiKey,
 def runs_presidio(contract: Contract, pii_report: dict[str, Any]) -> bool:
     """Whether the promoted rows go through Presidio (a Python UDF per row): `redact` columns, or a
     column masked because discovery found PII in it."""
-    return any(c.pii is not None and c.pii.action == "redact" for c in contract.columns) or any(
+    from jobs.pii.policies import columns_with_action
+
+    return bool(columns_with_action(contract, "redact")) or any(
         alert.get("action") == "mask_and_alert" for alert in pii_report["discovery"])
 
 
@@ -373,8 +379,7 @@ def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, s
                      .select(F.explode(_EXISTING_PARTITIONS).alias("_p")).select("_p.*").distinct())
             partitions |= {tuple(row) for row in older.collect()}
     except Exception:
-        for frame in persisted:
-            frame.unpersist()
+        unpersist_all(persisted)
         raise
     return BatchSplit(batch.where(F.col(REJECTED)), winners, valid_rows, int(totals["duplicates"]),
                       int(totals["superseded"]), by_reason, sorted(partitions), persisted=persisted)

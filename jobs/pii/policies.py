@@ -27,6 +27,7 @@ from jobs.pii.tokens import (
     blank_to_null,
     default_normalization,
     protect_plan_literals,
+    replace_characters,
     token_expr,
 )
 
@@ -53,14 +54,6 @@ def _non_negative_int(value: Any, where: str) -> int:
     return value
 
 
-def remove_characters(value: Column, characters: str) -> Column:
-    """`value` without any of `characters`; each `replace` returns its input untouched when the
-    character is absent, so a clean value costs one scan per character."""
-    for character in characters:
-        value = F.replace(value, F.lit(character), F.lit(""))
-    return value
-
-
 def masked_column(column: Column, keep_last: int) -> Column:
     """Keep the last `keep_last` characters after removing spaces and dashes; mask the rest.
 
@@ -68,7 +61,7 @@ def masked_column(column: Column, keep_last: int) -> Column:
     Built from replace/substring/lpad: code-generated, no regex and no translate (which looks every
     character up in a map), as this runs on every row.
     """
-    compact = remove_characters(column.cast("string"), " \t-")
+    compact = replace_characters(column.cast("string"), " \t-", "")
     length = F.length(compact)
     # How many characters stay visible (keep_last, or none for a short value), as arithmetic: a CASE
     # would stop Spark from computing `compact` once for all its uses.

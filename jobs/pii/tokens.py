@@ -80,15 +80,21 @@ def normalize_expr(column: Column, normalization: str) -> Column:
     return blank_to_null(value)
 
 
+def replace_characters(value: Column, characters: str, replacement: str) -> Column:
+    """Each of `characters` in `value` replaced by `replacement`, with no regex: `replace` returns its
+    input untouched when the character is absent, so a clean value costs one scan per character."""
+    for character in characters:
+        value = F.replace(value, F.lit(character), F.lit(replacement))
+    return value
+
+
 def collapse_whitespace(value: Column) -> Column:
     """Runs of ASCII whitespace → one space (as `_WHITESPACE` does), with a regex only where a run exists.
 
     Every other whitespace character is first replaced by a space (`replace` returns a value without
     it untouched, cheaply); only a value that then holds two spaces in a row needs the regex.
     """
-    spaced = value
-    for character in "\t\n\x0b\f\r":
-        spaced = F.replace(spaced, F.lit(character), F.lit(" "))
+    spaced = replace_characters(value, "\t\n\x0b\f\r", " ")
     return F.when(F.instr(spaced, "  ") > 0, F.regexp_replace(spaced, " {2,}", " ")).otherwise(spaced)
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from bench.standalone import run_standalone
 from jobs import bronze_to_silver
 from jobs.lake import LakeLayout
 
@@ -132,18 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--work-dir", type=Path, default=Path(".bench-quality"))
     args = parser.parse_args(argv)
-    from jobs.runtime import build_local_spark
-    from pipelines.synthetic import generate
-
-    lake = args.work_dir / "lake"
-    shutil.rmtree(args.work_dir, ignore_errors=True)
-    generate(lake, BENCH_DAY, 1, args.rows, seed=11, dirty=False)
-    spark = build_local_spark(app_name="lakehouse-quality-bench")
-    result = bench_quality_gate(spark, lake, BENCH_DAY, repeats=args.repeats)
-    for key, value in result.items():
-        print(f"{key}: {value}")
-    spark.stop()
-    return 0
+    return run_standalone("quality", args.work_dir, args.rows, BENCH_DAY,
+                          lambda spark, lake: bench_quality_gate(spark, lake, BENCH_DAY, repeats=args.repeats))
 
 
 if __name__ == "__main__":

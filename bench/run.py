@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     generated = time.perf_counter() - started
     spark = build_local_spark(app_name="lakehouse-bench")
     sections = _section_core(spark, lake)
-    for name in ("quality", "pii"):
+    for name in ("quality", "pii", "growth"):
         sections += _optional_section(name, spark, lake)
     header = [
         "# Benchmarks",

@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 from jobs.bronze import bronze_files, read_bronze
 from jobs.contracts import Contract, load_contract
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
-from jobs.publish import publish_partitions, table_exists
+from jobs.publish import publish_partitions, read_partitions, table_exists
 from jobs.run_history import previous_promoted_rows
 from jobs.runtime import glue_entry_point, in_glue
 from jobs.silver.conform import (
@@ -32,13 +32,17 @@ from jobs.silver.conform import (
     with_kept_columns,
 )
 from jobs.silver.dedupe import (
+    EXISTING_PARTITIONS,
     EXISTING_TIME,
     PARTITION_COLUMNS,
     SUPERSEDED,
     VERSIONS,
     contested_keys,
     losing_rows,
+    match_window,
     merge_partition_content,
+    replaced_keys,
+    versions_of_batch_keys,
     with_partition_columns,
 )
 from jobs.storage import exists, list_files, remove_tree, replace_folder, write_json
@@ -111,6 +115,7 @@ class BatchSplit:
     # Partitions the publish may change: those of the promotable rows (a superset of the winners'),
     # and those holding silver's older versions of the contested keys that win.
     partitions: list[tuple[str, str, str]]
+    replaced_keys: DataFrame  # keys whose silver version the winners replace (see dedupe.replaced_keys)
     persisted: list[DataFrame]  # unpersist when published
 
     @property
@@ -284,18 +289,22 @@ def refuse_new_columns(conformed: DataFrame, contract: Contract) -> None:
             f"policy is 'fail': {listing}. Add them to the contract or set drift.new_columns.")
 
 
-def existing_versions(spark: SparkSession, table: str, contract: Contract) -> DataFrame | None:
-    if not table_exists(table):
+# Above this many promotable rows, silver's versions are matched to the batch by a shuffle join
+# instead of a broadcast of the batch's key hashes (8 bytes a row, held by the driver and each executor).
+BROADCAST_KEYS_MAX_ROWS = 20_000_000
+
+
+def existing_versions(spark: SparkSession, table: str, contract: Contract,
+                      partitions: list[tuple[str, str, str]] | None) -> DataFrame | None:
+    """Key, event time and partition of the rows silver holds in `partitions` (None: all of silver)."""
+    existing = read_partitions(spark, table, partitions)
+    if existing is None:
         return None
-    existing = spark.read.parquet(table)
     return existing.select(
         *contract.key,
         F.col(contract.event_time).alias(EXISTING_TIME),
-        *[F.col(p).alias(f"_existing_{p}") for p in PARTITION_COLUMNS],
+        *PARTITION_COLUMNS,
     )
-
-
-_EXISTING_PARTITIONS = "_existing_partitions"
 
 
 def count_batch(batch: DataFrame) -> tuple[dict[str | None, int], int, set[tuple[str, str, str]]]:
@@ -359,11 +368,13 @@ def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, s
     try:
         by_reason, valid_rows, partitions = count_batch(batch)
         promotable = batch.where(~F.col(REJECTED)).drop(REJECTED, *quarantine_only)
-        versions = existing_versions(spark, silver_table, contract)
-        existing_partition = F.struct(*[F.col(f"_existing_{p}").alias(p) for p in PARTITION_COLUMNS])
-        carry = [F.collect_set(existing_partition).alias(_EXISTING_PARTITIONS)] if versions is not None else []
+        versions = existing_versions(spark, silver_table, contract,
+                                     match_window(partitions, contract.match_window_days))
+        if versions is not None and valid_rows <= BROADCAST_KEYS_MAX_ROWS:
+            versions = versions_of_batch_keys(versions, promotable, contract.key)
         contested = contested_keys(promotable.select(*contract.key, contract.event_time), versions,
-                                   contract.key, contract.event_time, carry).persist(StorageLevel.MEMORY_AND_DISK)
+                                   contract.key, contract.event_time, contract.match_window_days,
+                                   ).persist(StorageLevel.MEMORY_AND_DISK)
         persisted.append(contested)
         totals = duplicate_totals(contested)
         winners = promotable
@@ -375,21 +386,15 @@ def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, s
             winners = promotable.join(losers, on=ROW_ID, how="left_anti")
         winners = winners.drop(ROW_ID)
         if versions is not None:
-            older = (contested.where(~F.col(SUPERSEDED) & F.col(_EXISTING_PARTITIONS).isNotNull())
-                     .select(F.explode(_EXISTING_PARTITIONS).alias("_p")).select("_p.*").distinct())
+            older = (contested.where(~F.col(SUPERSEDED) & F.col(EXISTING_PARTITIONS).isNotNull())
+                     .select(F.explode(EXISTING_PARTITIONS).alias("_p")).select("_p.*").distinct())
             partitions |= {tuple(row) for row in older.collect()}
     except Exception:
         unpersist_all(persisted)
         raise
     return BatchSplit(batch.where(F.col(REJECTED)), winners, valid_rows, int(totals["duplicates"]),
-                      int(totals["superseded"]), by_reason, sorted(partitions), persisted=persisted)
-
-
-def partition_filter(parts: list[tuple[str, str, str]]):
-    condition = F.lit(False)
-    for year, month, day in parts:
-        condition = condition | ((F.col("year") == year) & (F.col("month") == month) & (F.col("day") == day))
-    return condition
+                      int(totals["superseded"]), by_reason, sorted(partitions),
+                      replaced_keys(contested, contract.key), persisted=persisted)
 
 
 def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool = True) -> dict[str, Any]:
@@ -442,9 +447,9 @@ def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool
 
         parts = split.partitions
         content = winners
-        if table_exists(silver_table) and parts:
-            existing_rows = spark.read.parquet(silver_table).where(partition_filter(parts))
-            content = merge_partition_content(existing_rows, winners, contract.key)
+        existing_rows = read_partitions(spark, silver_table, parts) if parts else None
+        if existing_rows is not None:
+            content = merge_partition_content(existing_rows, winners, split.replaced_keys, contract.key)
         # Reconcile on what was actually written, before anything is swapped in.
         written = Reconciliation(spark, contract.name, ctx, bronze_rows, quarantined_rows, processed_at)
         quarantine = quarantine_rows(split.rejected, contract, ctx, processed_at)

@@ -77,6 +77,10 @@ class Contract:
     discovery: DiscoveryPolicy = DiscoveryPolicy()
     quality_suite: str | None = None
     source: str = ""
+    # Deduplication against silver looks for earlier versions of a key only in the partitions within
+    # this many days of the incoming rows' event dates; None: in all of silver (exact, but every
+    # run then reads a key column that grows with the table).
+    match_window_days: int | None = None
 
     @property
     def column_names(self) -> list[str]:
@@ -141,6 +145,18 @@ def _column(raw: Any, where: str) -> ColumnSpec:
     )
 
 
+def _match_window_days(raw: Any, source: str) -> int | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) - {"match_window_days"}:
+        raise ContractError(f"{source}: dedupe takes only match_window_days (a whole number of days, or null)")
+    days = raw.get("match_window_days")
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 0):
+        raise ContractError(f"{source}: dedupe.match_window_days must be a whole number of days >= 0, or null "
+                            f"for all of silver (got {days!r})")
+    return days
+
+
 def parse_contract(document: dict[str, Any], source: str) -> Contract:
     """Validate a parsed YAML document and build a Contract; errors name `source` and the field."""
     if not isinstance(document, dict):
@@ -171,6 +187,7 @@ def parse_contract(document: dict[str, Any], source: str) -> Contract:
     if discovery_raw.get("policy", "mask_and_alert") not in DISCOVERY_POLICIES:
         raise ContractError(f"{source}: pii_discovery.policy must be one of {sorted(DISCOVERY_POLICIES)}")
     return Contract(
+        match_window_days=_match_window_days(document.get("dedupe"), source),
         name=str(document["name"]),
         format=document["format"],
         key=key,

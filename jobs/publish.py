@@ -9,19 +9,47 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 
 from jobs.silver.dedupe import PARTITION_COLUMNS
 from jobs.storage import exists, list_subdirs, remove_tree, replace_folder
 
 
-def table_exists(table: str) -> bool:
-    """A table exists once it has at least one published partition folder."""
-    return any(name.startswith(f"{PARTITION_COLUMNS[0]}=") for name in list_subdirs(table))
-
-
 def _relative(values: Sequence[str], columns: Sequence[str]) -> str:
     return "/".join(f"{c}={v}" for c, v in zip(columns, values, strict=True))
+
+
+def table_partitions(table: str, columns: Sequence[str] = PARTITION_COLUMNS) -> list[tuple[str, ...]]:
+    """The partitions a table holds: its `year=/month=/day=` folders at full depth, sorted. A parent
+    folder left empty when its last partition was removed is not a partition."""
+    found: list[tuple[str, ...]] = [()]
+    for depth, column in enumerate(columns):
+        prefix = f"{column}="
+        found = [(*values, name[len(prefix):]) for values in found
+                 for name in list_subdirs(f"{table}/{_relative(values, columns[:depth])}" if values else table)
+                 if name.startswith(prefix)]
+    return sorted(found)
+
+
+def table_exists(table: str) -> bool:
+    """A table exists once it holds at least one published partition."""
+    return bool(table_partitions(table))
+
+
+def read_partitions(spark: SparkSession, table: str, partitions: Sequence[tuple[str, ...]] | None = None,
+                    columns: Sequence[str] = PARTITION_COLUMNS) -> DataFrame | None:
+    """The table's rows in `partitions` (all of them when None), with the partition columns.
+
+    Only the named partition folders are listed and read, so the cost does not grow with the
+    table's other partitions. None when the table holds none of them.
+    """
+    held = table_partitions(table, columns)
+    if partitions is not None:
+        wanted = {tuple(p) for p in partitions}
+        held = [p for p in held if p in wanted]
+    if not held:
+        return None
+    return spark.read.option("basePath", table).parquet(*[f"{table}/{_relative(p, columns)}" for p in held])
 
 
 Verify = Callable[[str], None]

@@ -102,6 +102,24 @@ def test_a_newer_version_replaces_the_older_one_across_ingests_and_partitions(sp
     ])
 
 
+def test_earlier_versions_are_looked_for_only_within_the_contracts_match_window(spark, tmp_path):
+    # transactions: dedupe.match_window_days is 3
+    write_csv(tmp_path, "2024-01-01", [txn("T00000000000A", "2024-01-01T10:00:00Z"),
+                                       txn("T00000000000B", "2024-01-01T11:00:00Z")])
+    run_job(spark, tmp_path, "transactions", "2024-01-01")
+    write_csv(tmp_path, "2024-01-12", [txn("T00000000000A", "2024-01-03T10:00:00Z", amount="20.00"),
+                                       txn("T00000000000B", "2024-01-11T11:00:00Z", amount="30.00")])
+    report = run_job(spark, tmp_path, "transactions", "2024-01-12", run_id="run-2")
+    assert (report["silver_rows"], report["duplicate_rows"]) == (2, 0)
+    assert sorted(report["partitions_published"]) == [
+        "year=2024/month=01/day=01", "year=2024/month=01/day=03", "year=2024/month=01/day=11"]
+    assert_rows(silver(spark, tmp_path, "transactions"), [
+        {"transaction_id": "T00000000000A", "day": "03", "_run_id": "run-2"},  # 2 days apart: replaced
+        {"transaction_id": "T00000000000B", "day": "01", "_run_id": "run-1"},  # 10 days apart: not searched
+        {"transaction_id": "T00000000000B", "day": "11", "_run_id": "run-2"},
+    ])
+
+
 def test_an_older_version_arriving_late_is_a_duplicate_and_changes_nothing(spark, tmp_path):
     write_jsonl(tmp_path, "customers", "2024-01-03", [customer("C00000001", "2024-01-03T08:00:00Z", "premium")])
     run_job(spark, tmp_path, "customers", "2024-01-03")
@@ -169,7 +187,7 @@ def test_reconciliation_counts_what_was_written_and_publishes_nothing_on_a_loss(
                                                        customer("C00000003", "2024-01-01T10:00:00Z")])
     real_merge = bronze_to_silver.merge_partition_content
     monkeypatch.setattr(bronze_to_silver, "merge_partition_content",  # a bug that loses one new row
-                        lambda existing, winners, key: real_merge(existing, winners.limit(1), key))
+                        lambda existing, winners, replaced, key: real_merge(existing, winners.limit(1), replaced, key))
     with pytest.raises(bronze_to_silver.ReconciliationError, match="bronze 2 != silver written 1"):
         run_job(spark, tmp_path, "customers", "2024-01-02", run_id="run-2")
     assert tree_digest(tmp_path / "silver") == before

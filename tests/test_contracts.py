@@ -51,6 +51,10 @@ def test_types_are_parsed_to_spark_types():
     ({"drift": {"type_change": "cast_to_null"}}, "never cast to null"),
     ({"columns": [{"name": "id", "type": "string", "pii": "encrypt"},
                   {"name": "ts", "type": "timestamp"}]}, "pii must be one of"),
+    ({"dedupe": {"match_window_days": -1}}, "dedupe.match_window_days must be a whole number"),
+    ({"dedupe": {"match_window_days": True}}, "dedupe.match_window_days must be a whole number"),
+    ({"dedupe": {"match_window_days": "7"}}, "dedupe.match_window_days must be a whole number"),
+    ({"dedupe": {"window": 7}}, "dedupe takes only match_window_days"),
 ])
 def test_invalid_contracts_fail_naming_file_and_field(change, message):
     with pytest.raises(ContractError) as error:
@@ -63,3 +67,10 @@ def test_missing_contract_names_the_known_datasets(tmp_path: Path):
     (tmp_path / "a.yaml").write_text("name: a\n")
     with pytest.raises(ContractError, match="known datasets: a"):
         load_contract("b", tmp_path)
+
+
+def test_the_dedupe_match_window_defaults_to_all_of_silver():
+    assert parse_contract(minimal(), "d.yaml").match_window_days is None
+    assert parse_contract(minimal(dedupe={"match_window_days": 0}), "d.yaml").match_window_days == 0
+    assert load_contract("customers").match_window_days is None  # updated_at moves: any partition
+    assert load_contract("transactions").match_window_days == 3

@@ -40,9 +40,14 @@ def field_value(records: DataFrame, name: str) -> Column:
     return F.col(column) if column in records.columns else F.lit(None).cast(T.StringType())
 
 
+def field_columns(records: DataFrame) -> list[str]:
+    """The columns holding the record's fields as sent: the JSON field map, or one column per CSV field."""
+    return [c for c in records.columns if c == FIELD_MAP or c.startswith(FIELD_PREFIX)]
+
+
 def field_names(records: DataFrame) -> list[str]:
     """The fields present as columns (CSV); a map-shaped frame (JSON) has none known up front."""
-    return [c[len(FIELD_PREFIX):] for c in records.columns if c.startswith(FIELD_PREFIX)]
+    return [c[len(FIELD_PREFIX):] for c in field_columns(records) if c != FIELD_MAP]
 
 
 def is_malformed(records: DataFrame) -> Column:

@@ -41,7 +41,7 @@ from jobs.silver.dedupe import (
     losing_rows,
     match_window,
     merge_partition_content,
-    replaced_keys,
+    replaced_versions,
     versions_of_batch_keys,
     with_partition_columns,
 )
@@ -115,7 +115,7 @@ class BatchSplit:
     # Partitions the publish may change: those of the promotable rows (a superset of the winners'),
     # and those holding silver's older versions of the contested keys that win.
     partitions: list[tuple[str, str, str]]
-    replaced_keys: DataFrame  # keys whose silver version the winners replace (see dedupe.replaced_keys)
+    replaced_keys: DataFrame  # keys whose silver version the winners replace (see dedupe.replaced_versions)
     persisted: list[DataFrame]  # unpersist when published
 
     @property
@@ -385,16 +385,16 @@ def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, s
             persisted.append(losers)
             winners = promotable.join(losers, on=ROW_ID, how="left_anti")
         winners = winners.drop(ROW_ID)
+        replaced = replaced_versions(contested, contract.key)
         if versions is not None:
-            older = (contested.where(~F.col(SUPERSEDED) & F.col(EXISTING_PARTITIONS).isNotNull())
-                     .select(F.explode(EXISTING_PARTITIONS).alias("_p")).select("_p.*").distinct())
+            older = replaced.select(F.explode(EXISTING_PARTITIONS).alias("_p")).select("_p.*").distinct()
             partitions |= {tuple(row) for row in older.collect()}
     except Exception:
         unpersist_all(persisted)
         raise
     return BatchSplit(batch.where(F.col(REJECTED)), winners, valid_rows, int(totals["duplicates"]),
                       int(totals["superseded"]), by_reason, sorted(partitions),
-                      replaced_keys(contested, contract.key), persisted=persisted)
+                      replaced.select(*contract.key), persisted=persisted)
 
 
 def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool = True) -> dict[str, Any]:
@@ -423,8 +423,8 @@ def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool
     try:
         if contract.new_columns == "fail":
             refuse_new_columns(conformed, contract)
-        # One pass over the bronze files: rejected and promotable rows leave the same shuffle,
-        # persisted once (see split_batch).
+        # One pass over the bronze files: rejected and promotable rows come from the same persisted
+        # batch (see split_batch).
         key = pii_key(args)
         split = split_batch(spark, conformed, contract, silver_table,
                             protect=lambda df: protect_structured(df, contract, key))

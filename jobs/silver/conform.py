@@ -11,7 +11,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.bronze import EXTRA_COLUMNS, FIELD_MAP, FIELD_PREFIX, field_value, is_malformed, record_as_json
+from jobs.bronze import EXTRA_COLUMNS, FIELD_MAP, field_columns, field_value, is_malformed, record_as_json
 from jobs.contracts import ColumnSpec, Contract
 
 REASONS = "_reasons"
@@ -89,7 +89,7 @@ def conform(records: DataFrame, contract: Contract) -> DataFrame:
     # Each field's text is looked up and trimmed once, into its own column: typing and every
     # reason check read that column (map lookups repeated per check cost more than the parse).
     raw_columns = [_raw_column(c.name) for c in contract.columns]
-    bronze_columns = [c for c in records.columns if c not in ("_source_file", "_raw_record", EXTRA_COLUMNS)]
+    bronze_columns = field_columns(records)
     extra = F.col(EXTRA_COLUMNS) if EXTRA_COLUMNS in records.columns else extra_columns(contract)
     with_raw = records.select(
         "_source_file", "_raw_record", *bronze_columns,
@@ -133,7 +133,7 @@ def kept_extra_columns(conformed: DataFrame, contract: Contract) -> list[str]:
 
 def with_kept_columns(conformed: DataFrame, names: list[str]) -> DataFrame:
     """Add the kept new columns (as trimmed strings) and drop the bronze fields."""
-    bronze_columns = [c for c in conformed.columns if c == FIELD_MAP or c.startswith(FIELD_PREFIX)]
+    bronze_columns = field_columns(conformed)
     if not bronze_columns:
         return conformed
     return conformed.select("*", *[_raw(conformed, name).alias(name) for name in names]).drop(*bronze_columns)

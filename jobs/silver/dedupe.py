@@ -137,10 +137,11 @@ def losing_rows(promotable: DataFrame, contested: DataFrame, key: Sequence[str],
     return ranked.where((F.col("_rank") > 1) | F.col(SUPERSEDED)).select(row_id)
 
 
-def replaced_keys(contested: DataFrame, key: Sequence[str]) -> DataFrame:
-    """The keys whose version in silver the batch replaces: found in silver (in the match window) and
-    not superseded there. Only their existing rows leave the partitions that are rewritten."""
-    return contested.where(~F.col(SUPERSEDED) & F.col(EXISTING_TIME).isNotNull()).select(*key)
+def replaced_versions(contested: DataFrame, key: Sequence[str]) -> DataFrame:
+    """The keys whose version in silver the batch replaces (found in silver, in the match window, and
+    not superseded there), with the partitions holding those versions: the existing partitions to
+    rewrite, and the only keys whose existing rows leave them."""
+    return contested.where(~F.col(SUPERSEDED) & F.col(EXISTING_TIME).isNotNull()).select(*key, EXISTING_PARTITIONS)
 
 
 def merge_partition_content(existing_rows: DataFrame, winners: DataFrame, replaced: DataFrame,

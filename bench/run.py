@@ -19,25 +19,11 @@ BENCH_DAY = date(2024, 3, 1)
 
 
 def _section_core(spark, lake: Path) -> list[str]:
-    from bench.core_bench import bench_bronze_to_silver
+    from bench.core_bench import bench_bronze_to_silver, section
 
     result = bench_bronze_to_silver(spark, lake, BENCH_DAY)
     print(f"bronze_to_silver: {result}", file=sys.stderr)
-    return [
-        "## bronze_to_silver vs its floor (transactions)",
-        "",
-        "Floor: the same session reads the same bronze CSV and writes the same year/month/day-partitioned",
-        "snappy Parquet with no typing, checks or deduplication. Best of 2 alternating runs each.",
-        "",
-        "| bronze rows | floor (s) | bronze_to_silver (s) | ratio | target |",
-        "|---:|---:|---:|---:|---:|",
-        f"| {result['bronze_rows']:,} | {result['floor_seconds']:.1f} | {result['job_seconds']:.1f} | "
-        f"**{result['ratio']:.2f}×** | ≤ 2.0× |",
-        "",
-        f"All runs (s): floor {', '.join(f'{t:.1f}' for t in result['all_floor'])}; "
-        f"job {', '.join(f'{t:.1f}' for t in result['all_job'])}.",
-        "",
-    ]
+    return section(result)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 from jobs.bronze import bronze_files, read_bronze
 from jobs.contracts import Contract, load_contract
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
+from jobs.phase_clock import PhaseClock
 from jobs.publish import publish_partitions, read_partitions, table_exists
 from jobs.run_history import previous_promoted_rows
 from jobs.runtime import glue_entry_point, in_glue
@@ -404,6 +405,7 @@ def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool
     gate's overhead against this same job without it). It is a Python keyword, not a job argument:
     no Glue or CLI invocation can reach it, and a report of such a run says the gate was skipped.
     """
+    clock = PhaseClock()
     ctx = JobContext.from_args(args)
     contract = load_contract(str(args["dataset"]))
     layout = ctx.layout
@@ -426,15 +428,18 @@ def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool
         # One pass over the bronze files: rejected and promotable rows come from the same persisted
         # batch (see split_batch).
         key = pii_key(args)
-        split = split_batch(spark, conformed, contract, silver_table,
-                            protect=lambda df: protect_structured(df, contract, key))
+        with clock.phase("split"):
+            split = split_batch(spark, conformed, contract, silver_table,
+                                protect=lambda df: protect_structured(df, contract, key))
         quarantined_by_reason = dict(sorted(split.quarantined_by_reason.items()))
         quarantined_rows = sum(quarantined_by_reason.values())
         bronze_rows = split.valid_rows + quarantined_rows
-        protected, pii_report = protect_free_text(split.winners, contract, key, row_count=split.winner_rows)
+        with clock.phase("pii_discovery"):
+            protected, pii_report = protect_free_text(split.winners, contract, key, row_count=split.winner_rows)
         candidates = add_lineage(protected, ctx, processed_at).select(*silver_columns(contract, kept, protected))
         if quality_gate_enabled:
-            gate = quality_gate(spark, candidates, contract, ctx, persist=runs_presidio(contract, pii_report))
+            with clock.phase("quality_gate"):
+                gate = quality_gate(spark, candidates, contract, ctx, persist=runs_presidio(contract, pii_report))
             winners, quality = gate.valid, gate.summary
         else:
             winners, quality = candidates, {"status": "skipped", "detail": "run without the quality gate (benchmark)"}
@@ -445,22 +450,23 @@ def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool
         silver_rows = split.winner_rows - gate_quarantined
         duplicate_rows = split.in_batch_duplicates + split.superseded
 
-        parts = split.partitions
-        content = winners
-        existing_rows = read_partitions(spark, silver_table, parts) if parts else None
-        if existing_rows is not None:
-            content = merge_partition_content(existing_rows, winners, split.replaced_keys, contract.key)
-        # Reconcile on what was actually written, before anything is swapped in.
-        written = Reconciliation(spark, contract.name, ctx, bronze_rows, quarantined_rows, processed_at)
-        quarantine = quarantine_rows(split.rejected, contract, ctx, processed_at)
-        if gate is not None:
-            quarantine = quarantine.unionByName(gate_quarantine_rows(gate.quarantined, contract, ctx, processed_at))
-        quarantine.coalesce(1).write.mode("overwrite").parquet(quarantine_staging)
-        written.check_quarantine(quarantine_staging)
-        published = publish_partitions(content, silver_table, parts, layout.staging(silver_table, ctx.run_id),
-                                       verify=lambda staging: written.check_silver(staging, silver_rows,
-                                                                                   duplicate_rows))
-        replace_folder(quarantine_staging, quarantine_path)  # re-running a date replaces, never doubles
+        with clock.phase("write"):
+            parts = split.partitions
+            content = winners
+            existing_rows = read_partitions(spark, silver_table, parts) if parts else None
+            if existing_rows is not None:
+                content = merge_partition_content(existing_rows, winners, split.replaced_keys, contract.key)
+            # Reconcile on what was actually written, before anything is swapped in.
+            written = Reconciliation(spark, contract.name, ctx, bronze_rows, quarantined_rows, processed_at)
+            quarantine = quarantine_rows(split.rejected, contract, ctx, processed_at)
+            if gate is not None:
+                quarantine = quarantine.unionByName(gate_quarantine_rows(gate.quarantined, contract, ctx, processed_at))
+            quarantine.coalesce(1).write.mode("overwrite").parquet(quarantine_staging)
+            written.check_quarantine(quarantine_staging)
+            published = publish_partitions(content, silver_table, parts, layout.staging(silver_table, ctx.run_id),
+                                           verify=lambda staging: written.check_silver(staging, silver_rows,
+                                                                                       duplicate_rows))
+            replace_folder(quarantine_staging, quarantine_path)  # re-running a date replaces, never doubles
     finally:
         if gate is not None:
             gate.release()
@@ -468,7 +474,8 @@ def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool
             split.release()
         remove_tree(quarantine_staging)  # left only if the run failed before its swap
 
-    catalog = register_in_catalog(spark, args, f"silver_{contract.name}", silver_table, published)
+    with clock.phase("catalog"):
+        catalog = register_in_catalog(spark, args, f"silver_{contract.name}", silver_table, published)
     report = {
         "job": JOB_NAME,
         "dataset": contract.name,
@@ -490,6 +497,7 @@ def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool
         "quarantine_path": quarantine_path if quarantined_rows else None,
         "reconciled": True,
         "catalog": catalog,
+        "phase_seconds": clock.seconds(),
     }
     write_json(layout.job_report(ctx.pipeline, ctx.run_date, ctx.run_id, f"{JOB_NAME}-{contract.name}"), report)
     return report

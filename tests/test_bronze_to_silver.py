@@ -237,6 +237,12 @@ def test_the_benchmark_only_ungated_run_promotes_the_same_rows_and_says_the_gate
                                    quality_gate_enabled=False)
 
     assert ungated["quality"]["status"] == "skipped" and gated["quality"]["status"] != "skipped"
+    # The report times each phase; the ungated run has no gate phase to time.
+    assert list(gated["phase_seconds"]) == ["split", "pii_discovery", "quality_gate", "write", "catalog", "total"]
+    assert list(ungated["phase_seconds"]) == ["split", "pii_discovery", "write", "catalog", "total"]
+    phases = gated["phase_seconds"]
+    assert min(phases.values()) >= 0 and phases["split"] > 0 and phases["write"] > 0
+    assert phases["total"] >= sum(v for k, v in phases.items() if k != "total")
     for field in ("bronze_rows", "silver_rows", "quarantined_rows", "duplicate_rows"):
         assert gated[field] == ungated[field], field
     columns = ["customer_id", "email", "segment"]

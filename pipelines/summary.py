@@ -71,12 +71,31 @@ def recent_manifests(lake_root: Path, limit: int = 20) -> list[dict[str, Any]]:
 
 
 def status_line(manifest: dict[str, Any]) -> str:
-    totals = manifest.get("totals", {})
-    counts = (f"bronze {totals.get('bronze_rows', 0):,} silver {totals.get('silver_rows', 0):,} "
-              f"quarantined {totals.get('quarantined_rows', 0):,} duplicates {totals.get('duplicate_rows', 0):,}")
+    """One line per run: when, which, how it ended, and what it did (see `run_outcome`)."""
     error = f"  {str(manifest['error'])[:160]}" if manifest.get("error") else ""
     return (f"{manifest.get('finished_at', '?'):<25} {manifest['pipeline']:<16} {manifest['run_date']}  "
-            f"{manifest['status']:<9} {manifest['run_id']:<34} {counts}{error}")
+            f"{manifest['status']:<9} {manifest['run_id']:<34} {run_outcome(manifest)}{error}")
+
+
+def run_outcome(manifest: dict[str, Any]) -> str:
+    """What a run did, in the terms of its pipeline: rows for a promotion, the model's verdict for a
+    training run, tables written otherwise (batch inference); empty when a run failed before any of it."""
+    jobs = manifest.get("jobs", {})
+    if manifest.get("datasets"):
+        totals = manifest.get("totals", {})
+        return (f"bronze {totals.get('bronze_rows', 0):,} silver {totals.get('silver_rows', 0):,} "
+                f"quarantined {totals.get('quarantined_rows', 0):,} duplicates {totals.get('duplicate_rows', 0):,}")
+    if isinstance(jobs.get("evaluate_model", {}).get("auc"), float | int):
+        evaluation = jobs["evaluate_model"]
+        versus = [f"{name} {evaluation[field]:.3f}" for name, field in (("baseline", "baseline_auc"),
+                                                                       ("champion", "champion_auc"))
+                  if evaluation.get(field) is not None]
+        decision = jobs.get("record_model", {}).get("decision", "no decision recorded")
+        return f"model AUC {evaluation['auc']:.3f}" + (f" vs {', '.join(versus)}" if versus else "") + f": {decision}"
+    written = [f"{table} {info.get('rows_written', 0):,} rows" for report in jobs.values()
+               for table, info in report.get("tables", {}).items()]
+    flagged = [report["flagged"] for report in jobs.values() if isinstance(report.get("flagged"), int)]
+    return ", ".join(written) + (f" ({sum(flagged):,} flagged)" if flagged else "")
 
 
 def model_run_lines(lake_root: Path, pipeline: str, run_id: str, run_date: str) -> list[str]:

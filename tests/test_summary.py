@@ -1,0 +1,38 @@
+"""`lakehouse status`: one line per run, saying what that kind of run did."""
+
+from __future__ import annotations
+
+from pipelines.summary import status_line
+
+BASE = {"finished_at": "2024-01-04T01:00:00+00:00", "run_date": "2024-01-03", "status": "SUCCEEDED",
+        "error": None, "totals": {"bronze_rows": 0, "silver_rows": 0, "quarantined_rows": 0, "duplicate_rows": 0}}
+
+
+def test_an_ingestion_run_shows_its_row_counts():
+    manifest = {**BASE, "pipeline": "ingestion", "run_id": "ingestion-2024-01-03",
+                "datasets": {"transactions": {}},
+                "totals": {"bronze_rows": 5417, "silver_rows": 5215, "quarantined_rows": 122, "duplicate_rows": 80}}
+    assert status_line(manifest).endswith("bronze 5,417 silver 5,215 quarantined 122 duplicates 80")
+
+
+def test_a_training_run_shows_the_models_auc_against_what_it_was_compared_with_and_the_decision():
+    manifest = {**BASE, "pipeline": "training", "run_id": "training-2024-01-03", "datasets": {},
+                "jobs": {"evaluate_model": {"auc": 0.8204, "baseline_auc": 0.7427, "champion_auc": None},
+                         "record_model": {"decision": "deployed"}}}
+    line = status_line(manifest)
+    assert line.endswith("model AUC 0.820 vs baseline 0.743: deployed")
+    assert "bronze" not in line  # a training run promotes no rows; zeros would mislead
+
+
+def test_a_batch_inference_run_shows_the_tables_it_wrote_and_the_flagged_scores():
+    manifest = {**BASE, "pipeline": "batch_inference", "run_id": "batch_inference-2024-01-03", "datasets": {},
+                "jobs": {"scoring_input": {"tables": {"scoring_input": {"rows_written": 4885}}},
+                         "store_scores": {"flagged": 56, "tables": {"fraud_scores": {"rows_written": 4885}}}}}
+    assert status_line(manifest).endswith("scoring_input 4,885 rows, fraud_scores 4,885 rows (56 flagged)")
+
+
+def test_a_run_that_failed_before_doing_anything_shows_its_error():
+    manifest = {**BASE, "pipeline": "training", "run_id": "training-2024-01-03", "status": "FAILED",
+                "datasets": {}, "jobs": {}, "error": "States.TaskFailed: training_set: no labelled rows"}
+    line = status_line(manifest)
+    assert "FAILED" in line and line.endswith("  States.TaskFailed: training_set: no labelled rows")

@@ -15,7 +15,7 @@ from jobs.runtime import resolve_options
 from jobs.storage import list_files, read_json, write_json
 
 REQUIRED_ARGS = ["run_date", "status"]
-OPTIONAL_ARGS = {**COMMON_OPTIONAL_ARGS, "error": None, "cause": None}
+OPTIONAL_ARGS = {**COMMON_OPTIONAL_ARGS, "error": None, "cause": None, "started_at": None}
 COUNT_FIELDS = ("bronze_rows", "silver_rows", "quarantined_rows", "duplicate_rows")
 
 
@@ -33,19 +33,37 @@ def _failure_message(error: str | None, cause: str | None) -> str | None:
     return f"{error}: {message}" if error else message
 
 
+def run_duration(started_at: str | None, finished: datetime) -> float | None:
+    """Seconds from the execution's start (`$$.Execution.StartTime`, ISO 8601) to `finished`; None
+    when the start is unknown (a run started by hand without it) or unreadable."""
+    if not started_at:
+        return None
+    try:
+        started = datetime.fromisoformat(started_at)
+    except ValueError:
+        return None
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    return round((finished - started).total_seconds(), 3)
+
+
 def build_manifest(pipeline: str, run_date: str, run_id: str, status: str, reports: list[dict[str, Any]],
-                   error: str | None = None, cause: str | None = None) -> dict[str, Any]:
+                   error: str | None = None, cause: str | None = None,
+                   started_at: str | None = None) -> dict[str, Any]:
     datasets = {r["dataset"]: r for r in reports if r.get("job") == "bronze_to_silver"}
     others = {r["job"]: r for r in reports if r.get("job") != "bronze_to_silver"}
     reconciled = all(
         r["bronze_rows"] == r["silver_rows"] + r["quarantined_rows"] + r["duplicate_rows"] for r in datasets.values())
     totals = {field: sum(r[field] for r in datasets.values()) for field in COUNT_FIELDS}
+    finished = datetime.now(UTC)
     return {
         "pipeline": pipeline,
         "run_date": run_date,
         "run_id": run_id,
         "status": status,
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "started_at": started_at,
+        "finished_at": finished.isoformat(timespec="seconds"),
+        "duration_seconds": run_duration(started_at, finished),
         "error": _failure_message(error, cause),
         "reconciled": reconciled,
         "totals": totals,
@@ -76,7 +94,7 @@ def run(_spark: Any, args: dict[str, Any]) -> dict[str, Any]:
     if status not in ("SUCCEEDED", "FAILED"):
         raise ValueError(f"--status must be SUCCEEDED or FAILED, got {args['status']!r}")
     manifest = build_manifest(ctx.pipeline, ctx.run_date.isoformat(), ctx.run_id, status, reports,
-                              args.get("error"), args.get("cause"))
+                              args.get("error"), args.get("cause"), args.get("started_at"))
     manifest["data_docs"] = _build_data_docs(ctx.layout.ops) if reports else None
     path = ctx.layout.manifest(ctx.pipeline, ctx.run_date, ctx.run_id)
     write_json(path, manifest)

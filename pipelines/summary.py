@@ -46,7 +46,9 @@ def layer_summary(lake_root: Path) -> list[str]:
 
 
 def manifest_lines(manifest: dict[str, Any]) -> list[str]:
-    lines = [f"{manifest['pipeline']} {manifest['run_date']} run {manifest['run_id']}: {manifest['status']}"]
+    duration = took(manifest.get("duration_seconds"))
+    lines = [f"{manifest['pipeline']} {manifest['run_date']} run {manifest['run_id']}: {manifest['status']}"
+             + (f" in {duration}" if duration else "")]
     for name, counts in manifest.get("datasets", {}).items():
         reasons = Counter(counts.get("quarantined_by_reason", {}))
         top = ", ".join(f"{reason} {n}" for reason, n in reasons.most_common(3))
@@ -74,7 +76,20 @@ def status_line(manifest: dict[str, Any]) -> str:
     """One line per run: when, which, how it ended, and what it did (see `run_outcome`)."""
     error = f"  {str(manifest['error'])[:160]}" if manifest.get("error") else ""
     return (f"{manifest.get('finished_at', '?'):<25} {manifest['pipeline']:<16} {manifest['run_date']}  "
-            f"{manifest['status']:<9} {manifest['run_id']:<34} {run_outcome(manifest)}{error}")
+            f"{manifest['status']:<9} {took(manifest.get('duration_seconds')):>7}  {manifest['run_id']:<34} "
+            f"{run_outcome(manifest)}{error}")
+
+
+def took(seconds: float | None) -> str:
+    """A run's duration for a status line: `48s`, `12m05s`, `2h03m`; blank when unknown."""
+    if seconds is None:
+        return ""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
 def run_outcome(manifest: dict[str, Any]) -> str:

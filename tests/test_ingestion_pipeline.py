@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+import re
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -36,10 +37,15 @@ def small_lake(root: Path) -> Path:
 
 def test_ingestion_succeeds_and_the_manifest_reconciles(spark, tmp_path):
     lake = small_lake(tmp_path)
+    before = datetime.now(UTC)
     with local_pipelines(lake, spark_factory=lambda: spark) as pipelines:
         run = pipelines.run("ingestion", date(2024, 1, 3))
+    took = (datetime.now(UTC) - before).total_seconds()
     assert run.status == "SUCCEEDED", run.execution.render_history()
     manifest = json.loads(Path(run.manifest_path).read_text())
+    # The state machine hands finalize_run the execution's start ($$.Execution.StartTime, as AWS writes it).
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", manifest["started_at"])
+    assert 0 < manifest["duration_seconds"] <= took + 1
     assert (manifest["pipeline"], manifest["run_date"], manifest["status"]) == ("ingestion", DAY, "SUCCEEDED")
     assert manifest["run_id"] == "ingestion-2024-01-03"
     for name, counts in manifest["datasets"].items():
@@ -73,6 +79,7 @@ def test_a_failed_run_names_dataset_file_and_reason_alerts_and_exits_non_zero(sp
     manifest = json.loads(manifest_file.read_text())
     assert manifest["status"] == "FAILED"
     assert "dataset=transactions" in manifest["error"]
+    assert manifest["duration_seconds"] > 0  # the Catch path's finalize_run gets the start time too
     assert not (lake / "gold").exists()  # gold is not built from a partial ingestion
 
 
@@ -100,8 +107,11 @@ def test_a_scheduled_run_takes_its_run_date_from_the_schedule_time(tmp_path):
         result = engine.run(spec.definition_path, spec.placeholders, scheduled, "scheduled-1", "ingestion")
     assert result.status == "SUCCEEDED", result.render_history()
     assert {args["--run_date"] for _, args in calls} == {DAY}
-    assert calls[-1] == ("finalize_run", {"--run_date": DAY, "--run_id": "scheduled-1", "--pipeline": "ingestion",
-                                          "--status": "SUCCEEDED"})
+    name, finalize_args = calls[-1]
+    started_at = finalize_args.pop("--started_at")
+    assert (name, finalize_args) == ("finalize_run", {"--run_date": DAY, "--run_id": "scheduled-1",
+                                                      "--pipeline": "ingestion", "--status": "SUCCEEDED"})
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", started_at)
 
 
 def odd_currency(tid: str, ts: str) -> list[str]:

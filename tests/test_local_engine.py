@@ -10,6 +10,7 @@ import importlib.util
 import json
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -87,25 +88,23 @@ def _events(result, event_type: str) -> list[dict]:
 def test_ingestion_runs_every_job_in_order_with_its_arguments(tmp_path: Path) -> None:
     runner = RecordingGlueRunner()
     with _engine(tmp_path, runner) as engine:
+        before = datetime.now(UTC) - timedelta(seconds=1)
         result = _run_ingestion(engine)
+        after = datetime.now(UTC)
         second = _run_ingestion(engine, "ingestion-2024-01-03-again", {**RUN_INPUT, "run_id": "run-0002"})
 
     assert result.status == "SUCCEEDED", result.render_history()
-    assert runner.calls[:5] == [
+    assert runner.calls[:4] == [
         _bronze_call("customers"),
         _bronze_call("transactions"),
         _bronze_call("support_tickets"),
         (GOLD, {"--run_date": "2024-01-03", "--run_id": "run-0001"}),
-        (
-            FINALIZE,
-            {
-                "--run_date": "2024-01-03",
-                "--run_id": "run-0001",
-                "--pipeline": "ingestion",
-                "--status": "SUCCEEDED",
-            },
-        ),
     ]
+    finalize, finalize_args = runner.calls[4]
+    started_at = finalize_args.pop("--started_at")  # $$.Execution.StartTime, rendered as AWS does
+    assert (finalize, finalize_args) == (FINALIZE, {"--run_date": "2024-01-03", "--run_id": "run-0001",
+                                                    "--pipeline": "ingestion", "--status": "SUCCEEDED"})
+    assert started_at.endswith("Z") and before <= datetime.fromisoformat(started_at) <= after
     assert [run.arguments.get("--dataset") for run in result.glue_runs] == [*DATASETS, None, None]
     assert result.output["finalize_run"]["JobRunState"] == "SUCCEEDED"
     assert [run["JobName"] for run in result.output["bronze_to_silver"]] == [BRONZE] * 3

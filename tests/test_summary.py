@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.summary import status_line
+from pipelines.summary import manifest_lines, status_line, took
 
 BASE = {"finished_at": "2024-01-04T01:00:00+00:00", "run_date": "2024-01-03", "status": "SUCCEEDED",
         "error": None, "totals": {"bronze_rows": 0, "silver_rows": 0, "quarantined_rows": 0, "duplicate_rows": 0}}
@@ -36,3 +36,17 @@ def test_a_run_that_failed_before_doing_anything_shows_its_error():
                 "datasets": {}, "jobs": {}, "error": "States.TaskFailed: training_set: no labelled rows"}
     line = status_line(manifest)
     assert "FAILED" in line and line.endswith("  States.TaskFailed: training_set: no labelled rows")
+
+
+def test_a_line_shows_how_long_the_run_took_when_the_manifest_knows():
+    manifest = {**BASE, "pipeline": "ingestion", "run_id": "ingestion-2024-01-03", "datasets": {"x": {}},
+                "duration_seconds": 725.4}
+    assert "SUCCEEDED  12m05s  ingestion-2024-01-03" in status_line(manifest)
+    assert "SUCCEEDED" + " " * 10 + "ingestion-2024-01-03" in status_line({**manifest, "duration_seconds": None})
+    assert [took(s) for s in (None, 0.4, 59.6, 61, 3600, 7385)] == ["", "0s", "1m00s", "1m01s", "1h00m", "2h03m"]
+
+
+def test_the_run_summary_says_how_long_the_run_took():
+    manifest = {**BASE, "pipeline": "ingestion", "run_id": "ingestion-2024-01-03", "datasets": {},
+                "duration_seconds": 48.2}
+    assert manifest_lines(manifest)[0] == "ingestion 2024-01-03 run ingestion-2024-01-03: SUCCEEDED in 48s"

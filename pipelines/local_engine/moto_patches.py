@@ -21,6 +21,10 @@ Every patch targets one attribute of moto 5.2.5 and is only active inside `patch
   constructor rejects the `States.` prefix, so the parent failed with `States.Runtime` and lost the
   cause. AWS fails the Map/Parallel with the inner error and cause; the replacement builds a
   `StatesErrorName` for `States.*` names and a `CustomErrorName` otherwise.
+* `ExecutionWorker._get_evaluation_environment`: moto puts the execution's start time into the
+  context object as a `datetime`, so `$$.Execution.StartTime` in a task's Parameters failed the task
+  (`datetime is not JSON serializable`). AWS gives an ISO 8601 string in UTC with milliseconds
+  (`2024-01-03T23:30:00.123Z`); the replacement stores that.
 * `retrier_decl.time` (the module's `time` reference) and `WaitFunction._wait_interval`: Retry
   and Wait no longer sleep; the requested delays are reported to the engine.
 * optionally `jitter_strategy_decl.random`: `JitterStrategy: FULL` draws its upper bound, so a
@@ -80,6 +84,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (  # noqa: E402
     WaitFunction,
 )
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,23 @@ def to_json_safe(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_json_safe(item) for item in value]
     return value
+
+
+def aws_timestamp(value: dt.datetime) -> str:
+    """How Step Functions writes a time in the context object: UTC, milliseconds, `Z`."""
+    utc = value.astimezone(dt.UTC) if value.tzinfo else value
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def _start_time_as_aws_renders_it(original: Callable[[ExecutionWorker], Any]) -> Callable[[ExecutionWorker], Any]:
+    def _get_evaluation_environment(self: ExecutionWorker) -> Any:
+        env = original(self)
+        execution = env.states.context_object.context_object_data["Execution"]
+        if isinstance(execution.get("StartTime"), dt.datetime):
+            execution["StartTime"] = aws_timestamp(execution["StartTime"])
+        return env
+
+    return _get_evaluation_environment
 
 
 def propagated_error_name(error_name: str | None) -> ErrorName:
@@ -229,6 +251,10 @@ def patched_interpreter(hooks: InterpreterHooks) -> Iterator[None]:
                 "_sync_to_start_job_run",
                 _json_safe_sync_resolver(StateTaskServiceGlue._sync_to_start_job_run),
             )
+        )
+        stack.enter_context(
+            mock.patch.object(ExecutionWorker, "_get_evaluation_environment",
+                              _start_time_as_aws_renders_it(ExecutionWorker._get_evaluation_environment))
         )
         for module in (iteration_worker, branches_decl):
             stack.enter_context(mock.patch.object(module, "CustomErrorName", propagated_error_name))

@@ -132,13 +132,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _demo_models(lake_root: Path, run_date: date) -> int:
     """Train (and deploy, if it earns it) on the demo lake, then score the last day."""
     from pipelines.local_run import DEMO_TRAINING_INPUT, run_model_pipelines
-    from pipelines.summary import model_run_lines
+    from pipelines.summary import model_run_lines, took
 
     print(f"\n== training then batch inference as of {run_date}, through state_machines/training.asl.json and "
           "batch_inference.asl.json (SageMaker script mode and transform run locally) ==")
     runs = run_model_pipelines(lake_root, run_date, DEMO_TRAINING_INPUT)
     for run in runs:
-        print(f"{run.pipeline} {run.run_date} run {run.run_id}: {run.status}")
+        duration = took((run.manifest or {}).get("duration_seconds"))
+        print(f"{run.pipeline} {run.run_date} run {run.run_id}: {run.status}" + (f" in {duration}" if duration else ""))
         print("\n".join(model_run_lines(lake_root, run.pipeline, run.run_id, run.run_date.isoformat())))
         if run.status != "SUCCEEDED":
             print(f"FAILED: {run.error_message}", file=sys.stderr)

@@ -97,9 +97,11 @@ def cmd_quality(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from pipelines.summary import recent_manifests, status_line
 
-    manifests = recent_manifests(args.lake_root, args.limit)
+    status = "FAILED" if args.failed else None
+    manifests = recent_manifests(args.lake_root, args.limit, args.pipeline, status)
     if not manifests:
-        print(f"no runs recorded under {LakeLayout.from_root(str(args.lake_root)).manifests_root()}")
+        which = " ".join(filter(None, [status and "failed", args.pipeline])) or "recorded"
+        print(f"no {which} runs under {LakeLayout.from_root(str(args.lake_root)).manifests_root()}")
         return 0
     for manifest in manifests:
         print(status_line(manifest))
@@ -194,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="recent runs, one line each")
     _add_lake_root(status)
     status.add_argument("--limit", type=int, default=20)
+    status.add_argument("--pipeline", choices=_pipelines(), help="only this pipeline's runs")
+    status.add_argument("--failed", action="store_true", help="only the runs that failed")
     status.set_defaults(func=cmd_status)
 
     quality = sub.add_parser("quality", help="quality-gate results of a run date, as a table")

@@ -65,9 +65,14 @@ def manifest_lines(manifest: dict[str, Any]) -> list[str]:
     return lines
 
 
-def recent_manifests(lake_root: Path, limit: int = 20) -> list[dict[str, Any]]:
+def recent_manifests(lake_root: Path, limit: int = 20, pipeline: str | None = None,
+                     status: str | None = None) -> list[dict[str, Any]]:
+    """The latest `limit` run manifests, newest first; only one pipeline's, or one status's, if given."""
     layout = LakeLayout.from_root(str(lake_root))
-    manifests = [read_json(p) for p in list_files(layout.manifests_root(), (".json",))]
+    root = layout.manifests_root() if pipeline is None else f"{layout.manifests_root()}/{pipeline}"
+    manifests = [read_json(p) for p in list_files(root, (".json",))]
+    if status is not None:
+        manifests = [m for m in manifests if m.get("status") == status]
     manifests.sort(key=lambda m: (m.get("finished_at") or "", m.get("run_id") or ""), reverse=True)
     return manifests[:limit]
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+from pipelines import cli
 from pipelines.summary import manifest_lines, status_line, took
 
 BASE = {"finished_at": "2024-01-04T01:00:00+00:00", "run_date": "2024-01-03", "status": "SUCCEEDED",
@@ -50,3 +53,30 @@ def test_the_run_summary_says_how_long_the_run_took():
     manifest = {**BASE, "pipeline": "ingestion", "run_id": "ingestion-2024-01-03", "datasets": {},
                 "duration_seconds": 48.2}
     assert manifest_lines(manifest)[0] == "ingestion 2024-01-03 run ingestion-2024-01-03: SUCCEEDED in 48s"
+
+
+def _write_manifest(lake, pipeline: str, day: str, run_id: str, status: str, finished: str) -> None:
+    folder = lake / "ops" / "manifests" / pipeline / f"run_date={day}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{run_id}.json").write_text(json.dumps(
+        {**BASE, "pipeline": pipeline, "run_date": day, "run_id": run_id, "status": status, "finished_at": finished,
+         "datasets": {}, "jobs": {}}))
+
+
+def test_status_lists_the_newest_runs_first_and_filters_by_pipeline_and_failure(tmp_path, capsys):
+    _write_manifest(tmp_path, "ingestion", "2024-01-02", "ingestion-2024-01-02", "FAILED", "2024-01-03T00:01:00")
+    _write_manifest(tmp_path, "ingestion", "2024-01-02", "ingestion-2024-01-02-attempt-2", "SUCCEEDED",
+                    "2024-01-03T02:00:00")
+    _write_manifest(tmp_path, "training", "2024-01-07", "training-2024-01-07", "FAILED", "2024-01-07T05:30:00")
+
+    def status(*flags: str) -> list[str]:
+        assert cli.main(["status", "--lake-root", str(tmp_path), *flags]) == 0
+        return [line.split()[4] for line in capsys.readouterr().out.strip().splitlines()]  # the run ids
+
+    assert status() == ["training-2024-01-07", "ingestion-2024-01-02-attempt-2", "ingestion-2024-01-02"]
+    assert status("--limit", "1") == ["training-2024-01-07"]
+    assert status("--pipeline", "ingestion") == ["ingestion-2024-01-02-attempt-2", "ingestion-2024-01-02"]
+    assert status("--failed") == ["training-2024-01-07", "ingestion-2024-01-02"]
+    assert status("--failed", "--pipeline", "ingestion") == ["ingestion-2024-01-02"]
+    assert cli.main(["status", "--lake-root", str(tmp_path), "--pipeline", "batch_inference"]) == 0
+    assert capsys.readouterr().out.startswith("no batch_inference runs under ")

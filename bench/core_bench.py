@@ -21,12 +21,11 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from bench.standalone import run_standalone
+from bench.standalone import BENCH_DAY, run_standalone
 from jobs import bronze_to_silver
 from jobs.lake import LakeLayout
 
 TARGET_RATIO = 2.0
-BENCH_DAY = date(2024, 3, 1)
 
 
 def floor_job(spark: SparkSession, bronze_folder: str, out: str) -> None:
@@ -126,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(section(result)))
         return result
 
-    return run_standalone("core", args.work_dir, args.rows, BENCH_DAY, measure)
+    return run_standalone("core", args.work_dir, args.rows, measure)
 
 
 if __name__ == "__main__":

@@ -26,12 +26,11 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from bench.standalone import run_standalone
+from bench.standalone import BENCH_DAY, run_standalone
 from jobs import bronze_to_silver
 from jobs.contracts import contracts_dir
 from jobs.lake import LakeLayout
 
-BENCH_DAY = date(2024, 3, 1)
 DATASET = "transactions"
 
 
@@ -152,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--work-dir", type=Path, default=Path(".bench-growth"))
     args = parser.parse_args(argv)
-    return run_standalone("growth", args.work_dir, args.rows, BENCH_DAY,
+    return run_standalone("growth", args.work_dir, args.rows,
                           lambda spark, lake: bench_growth(spark, lake, BENCH_DAY, days=args.days,
                                                            repeats=args.repeats))
 

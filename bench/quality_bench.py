@@ -27,11 +27,9 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from bench.standalone import run_standalone
+from bench.standalone import BENCH_DAY, run_standalone
 from jobs import bronze_to_silver
 from jobs.lake import LakeLayout
-
-BENCH_DAY = date(2024, 3, 1)
 
 
 def promote_customers(spark: SparkSession, lake: Path, day: date) -> dict[str, Any]:
@@ -133,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--work-dir", type=Path, default=Path(".bench-quality"))
     args = parser.parse_args(argv)
-    return run_standalone("quality", args.work_dir, args.rows, BENCH_DAY,
+    return run_standalone("quality", args.work_dir, args.rows,
                           lambda spark, lake: bench_quality_gate(spark, lake, BENCH_DAY, repeats=args.repeats))
 
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import platform
-import shutil
 import sys
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-BENCH_DAY = date(2024, 3, 1)
+from bench.standalone import BENCH_DAY, fresh_bench_lake
 
 
 def _section_core(spark, lake: Path) -> list[str]:
@@ -34,12 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from jobs.runtime import build_local_spark
-    from pipelines.synthetic import generate
 
-    lake = args.work_dir / "lake"
-    shutil.rmtree(args.work_dir, ignore_errors=True)
     started = time.perf_counter()
-    generate(lake, BENCH_DAY, 1, args.rows, seed=11, dirty=False)
+    lake = fresh_bench_lake(args.work_dir, args.rows)
     generated = time.perf_counter() - started
     spark = build_local_spark(app_name="lakehouse-bench")
     sections = _section_core(spark, lake)

@@ -1,4 +1,5 @@
-"""Running one benchmark on its own: generate its bronze day, measure it, print the figures."""
+"""What every benchmark shares: its bronze day, and running one benchmark on its own (generate the
+day, measure it, print the figures)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,26 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+BENCH_DAY = date(2024, 3, 1)
 
-def run_standalone(name: str, work_dir: Path, rows: int, day: date,
-                   measure: Callable[[SparkSession, Path], dict[str, Any]]) -> int:
-    """A fresh lake under `work_dir` with one clean day of `rows` transactions, then `measure(spark, lake)`."""
-    from jobs.runtime import build_local_spark
+
+def fresh_bench_lake(work_dir: Path, rows: int) -> Path:
+    """A new lake under `work_dir` (anything there before is removed) holding one clean day of `rows`
+    transactions on BENCH_DAY."""
     from pipelines.synthetic import generate
 
     lake = work_dir / "lake"
     shutil.rmtree(work_dir, ignore_errors=True)
-    generate(lake, day, 1, rows, seed=11, dirty=False)
+    generate(lake, BENCH_DAY, 1, rows, seed=11, dirty=False)
+    return lake
+
+
+def run_standalone(name: str, work_dir: Path, rows: int,
+                   measure: Callable[[SparkSession, Path], dict[str, Any]]) -> int:
+    """`measure(spark, lake)` on a fresh bench lake (see `fresh_bench_lake`), printing what it returns."""
+    from jobs.runtime import build_local_spark
+
+    lake = fresh_bench_lake(work_dir, rows)
     spark = build_local_spark(app_name=f"lakehouse-{name}-bench")
     try:
         for key, value in measure(spark, lake).items():

@@ -33,13 +33,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _print_run(run) -> None:
-    from pipelines.summary import manifest_lines
+    from pipelines.summary import manifest_lines, run_heading
 
     if run.manifest:
         print("\n".join(manifest_lines(run.manifest)))
         print(f"  manifest: {run.manifest_path}")
     else:
-        print(f"{run.pipeline} {run.run_date} run {run.run_id}: {run.status}")
+        print(run_heading(run.pipeline, run.run_date, run.run_id, run.status))
     if run.status != "SUCCEEDED":
         print(f"FAILED: {run.error_message}", file=sys.stderr)
         for alert in run.alerts:
@@ -134,14 +134,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _demo_models(lake_root: Path, run_date: date) -> int:
     """Train (and deploy, if it earns it) on the demo lake, then score the last day."""
     from pipelines.local_run import DEMO_TRAINING_INPUT, run_model_pipelines
-    from pipelines.summary import model_run_lines, took
+    from pipelines.summary import model_run_lines, run_heading
 
     print(f"\n== training then batch inference as of {run_date}, through state_machines/training.asl.json and "
           "batch_inference.asl.json (SageMaker script mode and transform run locally) ==")
     runs = run_model_pipelines(lake_root, run_date, DEMO_TRAINING_INPUT)
     for run in runs:
-        duration = took((run.manifest or {}).get("duration_seconds"))
-        print(f"{run.pipeline} {run.run_date} run {run.run_id}: {run.status}" + (f" in {duration}" if duration else ""))
+        print(run_heading(run.pipeline, run.run_date, run.run_id, run.status,
+                          (run.manifest or {}).get("duration_seconds")))
         print("\n".join(model_run_lines(lake_root, run.pipeline, run.run_id, run.run_date.isoformat())))
         if run.status != "SUCCEEDED":
             print(f"FAILED: {run.error_message}", file=sys.stderr)

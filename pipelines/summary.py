@@ -45,10 +45,15 @@ def layer_summary(lake_root: Path) -> list[str]:
     return lines
 
 
+def run_heading(pipeline: str, run_date: Any, run_id: str, status: str, duration_seconds: float | None = None) -> str:
+    """The first line printed for a run: `ingestion 2024-01-03 run ingestion-2024-01-03: SUCCEEDED in 48s`."""
+    duration = took(duration_seconds)
+    return f"{pipeline} {run_date} run {run_id}: {status}" + (f" in {duration}" if duration else "")
+
+
 def manifest_lines(manifest: dict[str, Any]) -> list[str]:
-    duration = took(manifest.get("duration_seconds"))
-    lines = [f"{manifest['pipeline']} {manifest['run_date']} run {manifest['run_id']}: {manifest['status']}"
-             + (f" in {duration}" if duration else "")]
+    lines = [run_heading(manifest["pipeline"], manifest["run_date"], manifest["run_id"], manifest["status"],
+                         manifest.get("duration_seconds"))]
     for name, counts in manifest.get("datasets", {}).items():
         reasons = Counter(counts.get("quarantined_by_reason", {}))
         top = ", ".join(f"{reason} {n}" for reason, n in reasons.most_common(3))

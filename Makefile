@@ -4,6 +4,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+JARS := $(VENV)/jars
+JARS_STAMP := $(JARS)/.fetched
 LAKE ?= lake
 PIPELINE ?= ingestion
 STAGE ?= dev
@@ -24,7 +26,17 @@ $(STAMP): pyproject.toml requirements-model.txt
 	$(PY) -m pip check
 	touch $(STAMP)
 
-venv: $(STAMP)
+# Spark's Iceberg jars (Glue 5.0's 1.7.1) from Maven Central, pinned in jars/pom.xml and checked
+# against jars/SHA256SUMS; jobs/runtime.py puts them on spark.jars.
+$(JARS_STAMP): jars/pom.xml jars/SHA256SUMS
+	@command -v mvn >/dev/null || { echo "mvn (Maven 3) is needed to fetch Spark's Iceberg jars: apt-get install maven"; exit 1; }
+	rm -rf $(JARS) && mkdir -p $(JARS)
+	mvn --batch-mode --quiet --strict-checksums -f jars/pom.xml dependency:copy-dependencies \
+		-DexcludeTransitive=true -DoutputDirectory=$(abspath $(JARS))
+	cd $(JARS) && sha256sum --check --strict --quiet $(abspath jars/SHA256SUMS)
+	touch $(JARS_STAMP)
+
+venv: $(STAMP) $(JARS_STAMP)
 
 run: venv  ## the demo: generate dirty data, run the pipelines, print what each layer holds
 	$(VENV)/bin/lakehouse demo --lake-root $(LAKE)

@@ -1,9 +1,12 @@
 """Glue job: promote one dataset's bronze ingest date to silver.
 
 bronze files → conform (type, standardise, reasons) → deduplicate (in the batch, then against
-silver) → lineage → publish the affected silver partitions atomically; rows that cannot be
-promoted go to quarantine with their reasons. The counts reconcile or the job fails:
-bronze_rows == silver_rows + quarantined_rows + duplicate_rows.
+silver) → lineage → one Iceberg commit to the silver table (the affected partitions replaced) and one
+to the quarantine table (the ingest date replaced); rows that cannot be promoted go to quarantine
+with their reasons. Both commits are staged first (write-audit-publish): the audit checks that the
+counts reconcile on what was written (bronze_rows == silver_rows + quarantined_rows + duplicate_rows)
+and applies the quality gate's verdict; only then are they published. Silver is read at the snapshot
+the run started from, and the commits are validated against it, so concurrent runs cannot lose rows.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from jobs.bronze import bronze_files, read_bronze
 from jobs.contracts import Contract, load_contract
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
 from jobs.phase_clock import PhaseClock
-from jobs.publish import publish_partitions, read_partitions, table_exists
 from jobs.run_history import previous_promoted_rows
 from jobs.runtime import glue_entry_point, in_glue
 from jobs.silver.conform import (
@@ -46,7 +48,19 @@ from jobs.silver.dedupe import (
     versions_of_batch_keys,
     with_partition_columns,
 )
-from jobs.storage import exists, list_files, remove_tree, replace_folder, write_json
+from jobs.storage import write_json
+from jobs.tables import (
+    LakeCatalog,
+    StagedWrite,
+    TableRef,
+    current_snapshot,
+    ensure_table,
+    lake_catalog,
+    partition_predicate,
+    read_if_exists,
+    stage_overwrite,
+)
+from jobs.wap import publish_all, refuse_if_failed
 
 if TYPE_CHECKING:
     from jobs.pii.keys import PiiKey
@@ -76,19 +90,18 @@ class Reconciliation:
     def _fail(self, detail: str) -> None:
         raise ReconciliationError(f"dataset {self.dataset} ingest {self.ctx.run_date}: {detail}; nothing was published")
 
-    def _staged(self, staging: str) -> DataFrame | None:
-        return self.spark.read.parquet(staging) if list_files(staging, (".parquet",)) else None
-
-    def check_quarantine(self, staging: str) -> None:
-        staged = self._staged(staging)
-        written = 0 if staged is None else staged.count()
+    def check_quarantine(self, staged: StagedWrite) -> None:
+        """The staged quarantine snapshot holds exactly this run's quarantined rows for the ingest date."""
+        written = staged.rows(self.spark).where(F.col("ingest_date") == F.lit(self.ctx.run_date)).count()
         if written != self.quarantined:
             self._fail(f"{written} rows written to quarantine, {self.quarantined} expected")
 
-    def check_silver(self, staging: str, silver_rows: int, duplicate_rows: int) -> None:
-        staged = self._staged(staging)
+    def check_silver(self, staged: StagedWrite, partitions: list[tuple[str, str, str]], silver_rows: int,
+                     duplicate_rows: int) -> None:
+        """Count this run's rows in the staged silver snapshot (only the partitions it replaced are read)."""
         this_run = F.col("_processed_at") == F.lit(self.processed_at).cast("timestamp")
-        written = 0 if staged is None else staged.where(this_run).count()
+        written = 0 if not partitions else (
+            staged.rows(self.spark).where(partition_predicate(PARTITION_COLUMNS, partitions)).where(this_run).count())
         if written != silver_rows or self.bronze_rows != written + self.quarantined + duplicate_rows:
             self._fail(f"bronze {self.bronze_rows} != silver written {written} + quarantined {self.quarantined}"
                        f" + duplicates {duplicate_rows}")
@@ -216,33 +229,27 @@ def quarantine_rows(rejected: DataFrame, contract: Contract, ctx: JobContext,
 
 
 def quality_gate(spark: SparkSession, candidates: DataFrame, contract: Contract, ctx: JobContext,
-                 persist: bool) -> GateResult:
+                 persist: bool, customers: DataFrame | None) -> GateResult:
     """Validate the rows about to be published with the dataset's silver suite.
 
-    `fail` expectations stop the job here (nothing published, the alert names suite, expectation,
-    count and sample); `quarantine` ones route their rows; `warn` ones are recorded. Data Docs are
+    `quarantine` expectations route their rows; `warn` ones are recorded; `fail` ones are the gate's
+    verdict, applied by the audit to the staged snapshot (see `audit_and_publish`): it is refused, main
+    is left as it was, and the alert names suite, expectation, count, sample and the refused snapshot. Data Docs are
     built once per run by finalize_run. The candidates are normally a cheap projection (a filter,
     lineage literals) of the persisted batch, so Great Expectations' passes read that cache; `persist`
     them when they run Presidio per row (free text, discovered PII): each pass would run it again.
     """
-    from jobs.quality import raise_if_failed, run_quality_gate
+    from jobs.quality import run_quality_gate
 
     context: dict[str, Any] = {}
     previous_rows = previous_promoted_rows(ctx.layout, contract.name, ctx.run_date)
     if previous_rows is not None:
         context["previous_row_count"] = previous_rows
-    customers = ctx.layout.silver_table("customers")
-    if contract.name != "customers" and table_exists(customers):
-        context["known_customer_ids"] = spark.read.parquet(customers).select("customer_id")
-    result = run_quality_gate(spark, candidates, suite=contract.quality_suite or contract.name, layer="silver",
-                              contract=contract, run_date=ctx.run_date.isoformat(), run_id=ctx.run_id,
-                              ops_root=ctx.layout.ops, context=context, build_docs=False, persist=persist)
-    try:
-        raise_if_failed(result)
-    except Exception:
-        result.release()
-        raise
-    return result
+    if contract.name != "customers" and customers is not None:
+        context["known_customer_ids"] = customers.select("customer_id")
+    return run_quality_gate(spark, candidates, suite=contract.quality_suite or contract.name, layer="silver",
+                            contract=contract, run_date=ctx.run_date.isoformat(), run_id=ctx.run_id,
+                            ops_root=ctx.layout.ops, context=context, build_docs=False, persist=persist)
 
 
 def gate_quarantine_rows(quarantined: DataFrame, contract: Contract, ctx: JobContext,
@@ -262,22 +269,6 @@ def gate_quarantine_rows(quarantined: DataFrame, contract: Contract, ctx: JobCon
     )
 
 
-def register_in_catalog(spark: SparkSession, args: dict[str, Any], table: str, location: str,
-                        partitions: list[tuple[str, ...]]) -> dict[str, str] | None:
-    """With `--glue_database` (set by the deployed job), register the table and published partitions."""
-    database = args.get("glue_database")
-    if not database:
-        return None
-    import boto3
-
-    from jobs.catalog import register_published
-
-    live = [p for p in partitions if exists(f"{location}/" + "/".join(f"{c}={v}" for c, v in zip(
-        PARTITION_COLUMNS, p, strict=True)))]
-    schema = spark.read.parquet(location).schema
-    return register_published(boto3.client("glue"), str(database), table, location, schema, PARTITION_COLUMNS, live)
-
-
 def refuse_new_columns(conformed: DataFrame, contract: Contract) -> None:
     """Drift policy `fail`: stop before anything is published, naming files and columns."""
     found = (conformed.where(F.size(EXTRA_COLUMNS) > 0)
@@ -295,10 +286,27 @@ def refuse_new_columns(conformed: DataFrame, contract: Contract) -> None:
 BROADCAST_KEYS_MAX_ROWS = 20_000_000
 
 
-def existing_versions(spark: SparkSession, table: str, contract: Contract,
+@dataclass(frozen=True)
+class SilverAsRead:
+    """The silver table as this run read it: every read of it goes through the same snapshot."""
+
+    spark: SparkSession
+    table: TableRef
+    snapshot: int | None
+
+    def partitions(self, partitions: list[tuple[str, str, str]] | None) -> DataFrame | None:
+        """Rows in `partitions` (None: all of silver); a filter on the partition columns, so Iceberg
+        plans only those partitions' files. None when the table has no snapshot yet."""
+        rows = read_if_exists(self.spark, self.table, self.snapshot) if self.snapshot is not None else None
+        if rows is None or partitions is None:
+            return rows
+        return rows.where(partition_predicate(PARTITION_COLUMNS, partitions)) if partitions else None
+
+
+def existing_versions(silver: SilverAsRead, contract: Contract,
                       partitions: list[tuple[str, str, str]] | None) -> DataFrame | None:
     """Key, event time and partition of the rows silver holds in `partitions` (None: all of silver)."""
-    existing = read_partitions(spark, table, partitions)
+    existing = silver.partitions(partitions)
     if existing is None:
         return None
     return existing.select(
@@ -337,7 +345,7 @@ def duplicate_totals(contested: DataFrame) -> Row:
     ).first()
 
 
-def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, silver_table: str,
+def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, silver: SilverAsRead,
                 protect: Callable[[DataFrame], DataFrame] = lambda df: df) -> BatchSplit:
     """Split the conformed batch with ONE pass over the bronze files and no shuffle of the wide rows
     beyond the keys that need a decision.
@@ -369,7 +377,7 @@ def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, s
     try:
         by_reason, valid_rows, partitions = count_batch(batch)
         promotable = batch.where(~F.col(REJECTED)).drop(REJECTED, *quarantine_only)
-        versions = existing_versions(spark, silver_table, contract,
+        versions = existing_versions(silver, contract,
                                      match_window(partitions, contract.match_window_days))
         if versions is not None and valid_rows <= BROADCAST_KEYS_MAX_ROWS:
             versions = versions_of_batch_keys(versions, promotable, contract.key)
@@ -398,6 +406,37 @@ def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, s
                       replaced.select(*contract.key), persisted=persisted)
 
 
+SILVER_DESCRIPTION = "silver {name}: typed, deduplicated, PII-protected (lakehouse bronze_to_silver)"
+QUARANTINE_DESCRIPTION = "quarantine {name}: bronze records that could not be promoted, with reasons"
+
+
+@dataclass
+class StagedRun:
+    """The run's two staged snapshots, written but not yet visible on main."""
+
+    silver: StagedWrite
+    quarantine: StagedWrite
+
+
+def stage_run(spark: SparkSession, catalog: LakeCatalog, contract: Contract, ctx: JobContext,
+              silver: SilverAsRead, content: DataFrame, partitions: list[tuple[str, str, str]],
+              quarantine: DataFrame) -> StagedRun:
+    """Stage one snapshot per table: silver with exactly `partitions` replaced by `content`, quarantine
+    with the ingest date replaced (re-running a date replaces its quarantine, never doubles it)."""
+    quarantine_table = catalog.table("quarantine", contract.name)
+    ensure_table(spark, silver.table, content.schema, PARTITION_COLUMNS,
+                 SILVER_DESCRIPTION.format(name=contract.name))
+    ensure_table(spark, quarantine_table, quarantine.schema, ("ingest_date",),
+                 QUARANTINE_DESCRIPTION.format(name=contract.name))
+    quarantine_read = current_snapshot(spark, quarantine_table)
+    staged_quarantine = stage_overwrite(spark, quarantine_table, quarantine,
+                                        F.col("ingest_date") == F.lit(ctx.run_date), run_id=ctx.run_id,
+                                        job=JOB_NAME, read_snapshot=quarantine_read)
+    staged_silver = stage_overwrite(spark, silver.table, content, partition_predicate(PARTITION_COLUMNS, partitions),
+                                    run_id=ctx.run_id, job=JOB_NAME, read_snapshot=silver.snapshot)
+    return StagedRun(staged_silver, staged_quarantine)
+
+
 def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool = True) -> dict[str, Any]:
     """Promote one ingest date (see the module docstring); returns the job report.
 
@@ -409,7 +448,11 @@ def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool
     ctx = JobContext.from_args(args)
     contract = load_contract(str(args["dataset"]))
     layout = ctx.layout
-    silver_table = layout.silver_table(contract.name)
+    catalog = lake_catalog(spark, layout, args)
+    silver_ref = catalog.table("silver", contract.name)
+    silver = SilverAsRead(spark, silver_ref, current_snapshot(spark, silver_ref))
+    customers_ref = catalog.table("silver", "customers")
+    customers = read_if_exists(spark, customers_ref) if contract.name != "customers" else None
     processed_at = datetime.now(UTC).replace(tzinfo=None)
 
     files = bronze_files(layout.bronze_ingest(contract.name, ctx.run_date), contract)
@@ -420,8 +463,6 @@ def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool
         kept = []
     split: BatchSplit | None = None
     gate: GateResult | None = None
-    quarantine_path = layout.quarantine_ingest(contract.name, ctx.run_date)
-    quarantine_staging = layout.staging(layout.quarantine_table(contract.name), ctx.run_id)
     try:
         if contract.new_columns == "fail":
             refuse_new_columns(conformed, contract)
@@ -429,7 +470,7 @@ def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool
         # batch (see split_batch).
         key = pii_key(args)
         with clock.phase("split"):
-            split = split_batch(spark, conformed, contract, silver_table,
+            split = split_batch(spark, conformed, contract, silver,
                                 protect=lambda df: protect_structured(df, contract, key))
         quarantined_by_reason = dict(sorted(split.quarantined_by_reason.items()))
         quarantined_rows = sum(quarantined_by_reason.values())
@@ -439,7 +480,8 @@ def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool
         candidates = add_lineage(protected, ctx, processed_at).select(*silver_columns(contract, kept, protected))
         if quality_gate_enabled:
             with clock.phase("quality_gate"):
-                gate = quality_gate(spark, candidates, contract, ctx, persist=runs_presidio(contract, pii_report))
+                gate = quality_gate(spark, candidates, contract, ctx, persist=runs_presidio(contract, pii_report),
+                                    customers=customers)
             winners, quality = gate.valid, gate.summary
         else:
             winners, quality = candidates, {"status": "skipped", "detail": "run without the quality gate (benchmark)"}
@@ -453,29 +495,25 @@ def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool
         with clock.phase("write"):
             parts = split.partitions
             content = winners
-            existing_rows = read_partitions(spark, silver_table, parts) if parts else None
+            existing_rows = silver.partitions(parts) if parts else None
             if existing_rows is not None:
                 content = merge_partition_content(existing_rows, winners, split.replaced_keys, contract.key)
-            # Reconcile on what was actually written, before anything is swapped in.
-            written = Reconciliation(spark, contract.name, ctx, bronze_rows, quarantined_rows, processed_at)
             quarantine = quarantine_rows(split.rejected, contract, ctx, processed_at)
             if gate is not None:
                 quarantine = quarantine.unionByName(gate_quarantine_rows(gate.quarantined, contract, ctx, processed_at))
-            quarantine.coalesce(1).write.mode("overwrite").parquet(quarantine_staging)
-            written.check_quarantine(quarantine_staging)
-            published = publish_partitions(content, silver_table, parts, layout.staging(silver_table, ctx.run_id),
-                                           verify=lambda staging: written.check_silver(staging, silver_rows,
-                                                                                       duplicate_rows))
-            replace_folder(quarantine_staging, quarantine_path)  # re-running a date replaces, never doubles
+            staged = stage_run(spark, catalog, contract, ctx, silver, content, parts, quarantine.coalesce(1))
+            # The audit: reconcile on what was actually written, then the gate's verdict; only then publish.
+            written = Reconciliation(spark, contract.name, ctx, bronze_rows, quarantined_rows, processed_at)
+            written.check_quarantine(staged.quarantine)
+            written.check_silver(staged.silver, parts, silver_rows, duplicate_rows)
+            refuse_if_failed(gate, staged.silver)
+            snapshots = publish_all(spark, [staged.silver, staged.quarantine])
     finally:
         if gate is not None:
             gate.release()
         if split is not None:
             split.release()
-        remove_tree(quarantine_staging)  # left only if the run failed before its swap
 
-    with clock.phase("catalog"):
-        catalog = register_in_catalog(spark, args, f"silver_{contract.name}", silver_table, published)
     report = {
         "job": JOB_NAME,
         "dataset": contract.name,
@@ -492,19 +530,18 @@ def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool
         "kept_new_columns": kept,
         "pii": pii_report,
         "quality": quality,
-        "silver_table": silver_table,
-        "partitions_published": [f"year={y}/month={m}/day={d}" for y, m, d in published],
-        "quarantine_path": quarantine_path if quarantined_rows else None,
+        "silver_table": silver_ref.location,
+        "partitions_published": [f"year={y}/month={m}/day={d}" for y, m, d in parts],
+        "quarantine_path": catalog.table("quarantine", contract.name).location if quarantined_rows else None,
         "reconciled": True,
-        "catalog": catalog,
+        "tables": snapshots,
         "phase_seconds": clock.seconds(),
     }
     write_json(layout.job_report(ctx.pipeline, ctx.run_date, ctx.run_id, f"{JOB_NAME}-{contract.name}"), report)
     return report
 
 
-OPTIONAL_ARGS = {**COMMON_OPTIONAL_ARGS, "pii_key_secret_arn": None, "pii_key_secret_id": None,
-                 "glue_database": None}
+OPTIONAL_ARGS = {**COMMON_OPTIONAL_ARGS, "pii_key_secret_arn": None, "pii_key_secret_id": None}
 
 
 def main() -> None:

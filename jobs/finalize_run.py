@@ -47,6 +47,19 @@ def run_duration(started_at: str | None, finished: datetime) -> float | None:
     return round((finished - started).total_seconds(), 3)
 
 
+def table_commits(reports: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per Iceberg table the run committed to: the snapshot main pointed at before and after the run,
+    and the job that wrote it (what `lakehouse rollback --run` restores, and `history` shows)."""
+    tables: dict[str, dict[str, Any]] = {}
+    for report in reports:
+        for entry in (report.get("tables") or {}).values():
+            if isinstance(entry, dict) and "snapshot_after" in entry and entry.get("table"):
+                tables[entry["table"]] = {"snapshot_before": entry["snapshot_before"],
+                                          "snapshot_after": entry["snapshot_after"],
+                                          "job": report.get("job"), "location": entry.get("location")}
+    return dict(sorted(tables.items()))
+
+
 def build_manifest(pipeline: str, run_date: str, run_id: str, status: str, reports: list[dict[str, Any]],
                    error: str | None = None, cause: str | None = None,
                    started_at: str | None = None) -> dict[str, Any]:
@@ -73,6 +86,7 @@ def build_manifest(pipeline: str, run_date: str, run_id: str, status: str, repor
             for name, r in sorted(datasets.items())
         },
         "jobs": others,
+        "tables": table_commits(reports),
     }
 
 

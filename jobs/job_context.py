@@ -18,6 +18,9 @@ COMMON_OPTIONAL_ARGS: dict[str, str | None] = {
     "gold_root": None,
     "quarantine_root": None,
     "ops_root": None,
+    "catalog_root": None,  # the embedded Iceberg catalog's folder (default <lake_root>/catalog)
+    "catalog": None,  # local | glue (default: glue on AWS Glue, local elsewhere; jobs/tables.py)
+    "glue_database": None,  # the Glue database holding the Iceberg tables (set by the deployed jobs)
 }
 
 

@@ -36,6 +36,7 @@ class LakeLayout:
     gold: str
     quarantine: str
     ops: str
+    catalog: str = ""  # the embedded Iceberg catalog (local runs); from_root sets it
 
     @classmethod
     def from_root(cls, root: str = DEFAULT_LAKE_ROOT) -> LakeLayout:
@@ -44,17 +45,18 @@ class LakeLayout:
         if not root.startswith(("s3://", "s3a://")):
             root = str(Path(root).resolve())
         root = root.rstrip("/") or "/"
-        return cls(**{layer: _join(root, layer) for layer in LAYERS})
+        return cls(**{layer: _join(root, layer) for layer in LAYERS}, catalog=_join(root, "catalog"))
 
     @classmethod
     def from_args(cls, args: dict[str, Any]) -> LakeLayout:
         """`--lake_root` (local) or per-layer `--bronze_root` ... `--ops_root` (AWS) job arguments."""
         base = cls.from_root(str(args.get("lake_root") or DEFAULT_LAKE_ROOT))
-        overrides = {layer: _absolute(args[f"{layer}_root"]) for layer in LAYERS if args.get(f"{layer}_root")}
+        overrides = {layer: _absolute(args[f"{layer}_root"]) for layer in (*LAYERS, "catalog")
+                     if args.get(f"{layer}_root")}
         return cls(**{**base.__dict__, **overrides})
 
     def as_args(self) -> dict[str, str]:
-        return {f"--{layer}_root": getattr(self, layer) for layer in LAYERS}
+        return {f"--{layer}_root": getattr(self, layer) for layer in (*LAYERS, "catalog")}
 
     # bronze
     def bronze_dataset(self, dataset: str) -> str:

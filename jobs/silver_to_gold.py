@@ -7,9 +7,11 @@
 
 Only the silver `transactions` partitions of the lookback window are read (a filter on the
 `year`/`month`/`day` partition columns, which Spark turns into partition pruning); `customers`
-is read whole because a customer's versions can sit in any partition. Each written partition is
-replaced whole (dynamic overwrite); a requested partition that comes out empty is removed so no
-stale rows survive. The returned report feeds the run manifest.
+is read whole because a customer's versions can sit in any partition. Both are read at one snapshot
+each, taken when the job starts. Each gold table gets one Iceberg commit per run that replaces
+exactly the requested partitions (one that comes out empty is emptied, so no stale rows survive),
+staged and audited by the table's quality suite before it is published (write-audit-publish).
+The returned report feeds the run manifest.
 
 Arguments: `--run_date YYYY-MM-DD` (required); `--run_id`; `--lake_root` (default `lake`) or
 `--silver_root`/`--gold_root`; `--lookback_days` (default and minimum 30: how far back
@@ -25,7 +27,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -38,9 +40,22 @@ from jobs.gold.merchant_metrics import daily_merchant_metrics_for_days
 from jobs.gold.windows import window_days
 from jobs.job_context import COMMON_OPTIONAL_ARGS
 from jobs.lake import LakeLayout
-from jobs.publish import publish_partitions
 from jobs.run_history import previous_table_rows
 from jobs.runtime import glue_entry_point
+from jobs.tables import (
+    StagedWrite,
+    TableRef,
+    current_snapshot,
+    ensure_table,
+    lake_catalog,
+    partition_predicate,
+    read_table,
+    stage_overwrite,
+)
+from jobs.wap import publish_all, refuse_if_failed
+
+if TYPE_CHECKING:
+    from jobs.quality.gate import GateResult
 
 JOB_NAME = "silver_to_gold"
 REQUIRED_ARGS: list[str] = ["run_date"]
@@ -79,7 +94,7 @@ CUSTOMERS_READ_SCHEMA = T.StructType([
 
 
 class SilverTableMissingError(RuntimeError):
-    """A silver table the job needs does not exist (the message names the path)."""
+    """A silver table the job needs does not exist (the message names the table and its folder)."""
 
 
 def parse_run_date(value: str) -> date:
@@ -95,10 +110,19 @@ def parse_flag(value: Any) -> bool:
 
 # --- I/O edge: the only code here that touches the lake ------------------------------------------
 
-def read_silver(spark: SparkSession, path: str, schema: T.StructType) -> DataFrame:
-    if not storage.exists(path):
-        raise SilverTableMissingError(f"silver table not found at {path}")
-    return spark.read.schema(schema).parquet(path)
+def silver_snapshot(spark: SparkSession, table: TableRef) -> int:
+    """The snapshot the job reads `table` at; a table never written is an error naming it."""
+    snapshot = current_snapshot(spark, table)
+    if snapshot is None:
+        raise SilverTableMissingError(
+            f"silver table {table.identifier} ({table.location}) does not exist yet: ingest a date first")
+    return snapshot
+
+
+def read_silver(spark: SparkSession, table: TableRef, snapshot: int, schema: T.StructType) -> DataFrame:
+    """Only the columns gold needs, typed as `schema` says (identifier columns are never read)."""
+    rows = read_table(spark, table, snapshot)
+    return rows.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
 
 
 def only_event_days(silver: DataFrame, days: Iterable[date]) -> DataFrame:
@@ -108,14 +132,13 @@ def only_event_days(silver: DataFrame, days: Iterable[date]) -> DataFrame:
     return silver.where(partition_key.isin(*wanted))
 
 
-def write_gold_partitions(df: DataFrame, table_path: str, partition_column: str,
-                          requested: Sequence[date], staging: str,
-                          one_file_per_partition: bool = False) -> dict[str, int]:
-    """Replace the `requested` partitions of a gold table with `df`'s rows; rows per partition.
+def stage_gold_partitions(spark: SparkSession, table: TableRef, df: DataFrame, partition_column: str,
+                          requested: Sequence[date], run_id: str, one_file_per_partition: bool = False,
+                          ) -> tuple[StagedWrite, dict[str, int]]:
+    """Stage one snapshot replacing the `requested` partitions of a gold table with `df`'s rows.
 
-    Published through the run's staging folder and swapped in partition by partition (see
-    `jobs.publish`), so readers never see a half-written partition; a requested partition with no
-    rows is deleted, so that re-running with less input never leaves stale rows behind.
+    A requested partition with no rows is emptied, so that re-running with less input never leaves
+    stale rows behind. Returns the staged write and the rows per requested partition.
     `one_file_per_partition` suits small tables (no scatter of tiny files, one writer per partition).
     """
     if one_file_per_partition:
@@ -124,11 +147,12 @@ def write_gold_partitions(df: DataFrame, table_path: str, partition_column: str,
     try:
         counts = {row[partition_column].isoformat(): int(row["count"])
                   for row in df.groupBy(partition_column).count().collect()}
-        publish_partitions(df, table_path, [(day.isoformat(),) for day in requested], staging,
-                           columns=(partition_column,))
+        ensure_table(spark, table, df.schema, (partition_column,), f"gold {table.name} (lakehouse {JOB_NAME})")
+        staged = stage_overwrite(spark, table, df, partition_predicate((partition_column,), [(d,) for d in requested]),
+                                 run_id=run_id, job=JOB_NAME, read_snapshot=current_snapshot(spark, table))
     finally:
         df.unpersist()
-    return {day.isoformat(): counts.get(day.isoformat(), 0) for day in sorted(requested)}
+    return staged, {day.isoformat(): counts.get(day.isoformat(), 0) for day in sorted(requested)}
 
 
 # --- the job -------------------------------------------------------------------------------------
@@ -143,19 +167,18 @@ def metrics_days(transactions: DataFrame, run_date: date, recompute_late: bool) 
 
 @contextmanager
 def gated(spark: SparkSession, table: DataFrame, name: str, run_date: date, run_id: str, layout: LakeLayout,
-          summaries: dict[str, Any], context: dict[str, Any] | None = None) -> Iterator[DataFrame]:
-    """Validate a gold table with its suite before it is published: a `fail` expectation stops the job
-    (nothing published), `warn` ones are recorded in the job report. What the gate cached for its
-    validation is released when the block that writes the table ends."""
-    from jobs.quality import raise_if_failed, run_quality_gate
+          summaries: dict[str, Any], context: dict[str, Any] | None = None) -> Iterator[GateResult]:
+    """Validate a gold table with its suite; `warn` ones are recorded in the job report, a `fail` verdict
+    refuses the table's staged snapshot (`jobs.wap.refuse_if_failed`). What the gate cached for its
+    validation is released when the block that stages the table ends."""
+    from jobs.quality import run_quality_gate
 
     result = run_quality_gate(spark, table, suite=name, layer="gold", contract=None,
                               run_date=run_date.isoformat(), run_id=run_id, ops_root=layout.ops, build_docs=False,
                               context=context)
     try:
         summaries[name] = result.summary
-        raise_if_failed(result)
-        yield result.valid
+        yield result
     finally:
         result.release()
 
@@ -166,14 +189,17 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     run_id = args.get("run_id") or f"{JOB_NAME}-{run_date:%Y%m%d}-{uuid.uuid4().hex[:8]}"
     lookback_days = max(int(args.get("lookback_days") or LONG_WINDOW_DAYS), LONG_WINDOW_DAYS)
     layout = LakeLayout.from_args(args)
-    transactions_path = layout.silver_table("transactions")
-    customers_path = layout.silver_table("customers")
+    catalog = lake_catalog(spark, layout, args)
+    transactions_table = catalog.table("silver", "transactions")
+    customers_table = catalog.table("silver", "customers")
+    read_snapshots = {"silver.transactions": silver_snapshot(spark, transactions_table),
+                      "silver.customers": silver_snapshot(spark, customers_table)}
 
     lookback = window_days(run_date, lookback_days)
     quality: dict[str, Any] = {}
-    transactions = only_event_days(
-        read_silver(spark, transactions_path, TRANSACTIONS_READ_SCHEMA), lookback).cache()
-    customers = read_silver(spark, customers_path, CUSTOMERS_READ_SCHEMA)
+    transactions = only_event_days(read_silver(spark, transactions_table, read_snapshots["silver.transactions"],
+                                               TRANSACTIONS_READ_SCHEMA), lookback).cache()
+    customers = read_silver(spark, customers_table, read_snapshots["silver.customers"], CUSTOMERS_READ_SCHEMA)
     try:
         transactions_read = transactions.count()
         days = metrics_days(transactions, run_date,
@@ -181,20 +207,23 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         # Late days older than the lookback cannot be rebuilt from what was read.
         days = [d for d in days if d >= lookback[0]]
 
-        features_path = layout.gold_table(FEATURES_TABLE)
-        metrics_path = layout.gold_table(METRICS_TABLE)
+        features_table = catalog.table("gold", FEATURES_TABLE)
+        metrics_table = catalog.table("gold", METRICS_TABLE)
         # One snapshot per as_of day, so yesterday's snapshot size is comparable (daily_merchant_metrics
         # rewrites a varying number of days per run, so its row-count expectation stays skipped).
         previous_snapshot = previous_table_rows(layout, JOB_NAME, FEATURES_TABLE, run_date)
         with gated(spark, customer_features(transactions, customers, run_date), FEATURES_TABLE,
                    run_date, run_id, layout, quality,
                    {} if previous_snapshot is None else {"previous_row_count": previous_snapshot}) as features:
-            features_rows = write_gold_partitions(features, features_path, "as_of_date", [run_date],
-                                                  layout.staging(features_path, run_id))
+            staged_features, features_rows = stage_gold_partitions(spark, features_table, features.valid,
+                                                                   "as_of_date", [run_date], run_id)
+            refuse_if_failed(features, staged_features)
         with gated(spark, daily_merchant_metrics_for_days(transactions, days), METRICS_TABLE,
                    run_date, run_id, layout, quality) as metrics:
-            metrics_rows = write_gold_partitions(metrics, metrics_path, "event_date", days,
-                                                 layout.staging(metrics_path, run_id), one_file_per_partition=True)
+            staged_metrics, metrics_rows = stage_gold_partitions(spark, metrics_table, metrics.valid, "event_date",
+                                                                 days, run_id, one_file_per_partition=True)
+            refuse_if_failed(metrics, staged_metrics)
+        snapshots = publish_all(spark, [staged_features, staged_metrics])
     finally:
         transactions.unpersist()
 
@@ -204,16 +233,19 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         "run_date": run_date.isoformat(),
         "inputs": {
             "transactions": {
-                "path": transactions_path,
+                "path": transactions_table.location,
+                "snapshot": read_snapshots["silver.transactions"],
                 "event_days": [lookback[0].isoformat(), lookback[-1].isoformat()],
                 "rows_read": transactions_read,
             },
-            "customers": {"path": customers_path},
+            "customers": {"path": customers_table.location, "snapshot": read_snapshots["silver.customers"]},
         },
         "tables": {
-            FEATURES_TABLE: _table_report(features_path, "as_of_date", features_rows),
+            FEATURES_TABLE: {**_table_report(features_table.location, "as_of_date", features_rows),
+                             **snapshots[features_table.display]},
             METRICS_TABLE: {
-                **_table_report(metrics_path, "event_date", metrics_rows),
+                **_table_report(metrics_table.location, "event_date", metrics_rows),
+                **snapshots[metrics_table.display],
                 "late_days": [d.isoformat() for d in days if d != run_date],
             },
         },

@@ -4,8 +4,8 @@ Reads the transform output (JSON lines, one per scored transaction) of this run 
 `gold/model_scores/event_date=D/run_id=<run_id>/` and checks it against the day's scoring input:
 every input transaction scored exactly once, no unknown ids, scores within 0..1 (otherwise the job
 fails and publishes nothing). The scores are joined back to the silver transactions by
-`transaction_id` and the partition `gold/fraud_scores/event_date=D/` is replaced atomically, so a
-re-run for the day replaces its scores.
+`transaction_id` and the day's partition of the gold Iceberg table `fraud_scores` is replaced in one
+commit, so a re-run for the day replaces its scores.
 
 Arguments: `--run_date` (required), `--run_id`, `--pipeline`, lake roots.
 """
@@ -23,11 +23,12 @@ from pyspark.sql import types as T
 from jobs import storage
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
 from jobs.lake import LakeLayout
-from jobs.ml.inputs import read_transactions
-from jobs.publish import publish_partitions
+from jobs.ml.inputs import ModelInputs
 from jobs.runtime import glue_entry_point
 from jobs.scoring_input import scoring_partition
 from jobs.storage import write_json
+from jobs.tables import current_snapshot, ensure_table, lake_catalog, partition_predicate, stage_overwrite
+from jobs.wap import publish_all
 
 JOB_NAME = "store_scores"
 TABLE = "fraud_scores"
@@ -94,11 +95,15 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         problems = score_problems(scores, expected)
         if problems:
             raise ScoresMismatchError(f"scores for {day} in {output_path} were not stored: " + "; ".join(problems))
-        content = fraud_score_rows(scores, read_transactions(spark, layout, [day]), day, ctx.run_id,
+        catalog = lake_catalog(spark, layout, args)
+        inputs = ModelInputs(spark, catalog)
+        content = fraud_score_rows(scores, inputs.transactions([day]), day, ctx.run_id,
                                    datetime.now(UTC).replace(tzinfo=None))
-        table = layout.gold_table(TABLE)
-        publish_partitions(content, table, [(day.isoformat(),)], layout.staging(table, ctx.run_id),
-                           columns=PARTITION_COLUMNS)
+        table = catalog.table("gold", TABLE)
+        ensure_table(spark, table, content.schema, PARTITION_COLUMNS, "gold fraud_scores (lakehouse store_scores)")
+        staged = stage_overwrite(spark, table, content, partition_predicate(PARTITION_COLUMNS, [(day.isoformat(),)]),
+                                 run_id=ctx.run_id, job=JOB_NAME, read_snapshot=current_snapshot(spark, table))
+        snapshots = publish_all(spark, [staged])
         totals = scores.agg(F.count(F.lit(1)).alias("rows"), F.sum(F.col("is_flagged").cast("int")).alias("flagged"),
                             F.collect_set("model_version").alias("versions")).first()
     finally:
@@ -110,7 +115,9 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         "transform_output": output_path,
         "flagged": int(totals["flagged"] or 0),
         "model_versions": sorted(totals["versions"]),
-        "tables": {TABLE: {"path": f"{table}/event_date={day.isoformat()}", "rows_written": int(totals["rows"])}},
+        "input_snapshots": inputs.snapshots,
+        "tables": {TABLE: {"path": table.location, "partition": f"event_date={day.isoformat()}",
+                           "rows_written": int(totals["rows"]), **snapshots[table.display]}},
     }
     write_json(layout.job_report(ctx.pipeline, day, ctx.run_id, JOB_NAME), report)
     return report

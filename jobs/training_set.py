@@ -13,6 +13,7 @@ Arguments: `--run_date` (required), `--run_id`, `--pipeline`, lake roots, `--tra
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -24,16 +25,27 @@ from jobs.gold.windows import window_days
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
 from jobs.ml.feature_spec import LABEL_COLUMN
 from jobs.ml.features import OUTPUT_COLUMNS, transaction_features
-from jobs.ml.inputs import read_customer_features, read_customers, read_transactions, snapshot_days
+from jobs.ml.inputs import ModelInputs, snapshot_days
 from jobs.publish import publish_partitions
 from jobs.runtime import glue_entry_point
 from jobs.storage import write_json
+from jobs.tables import lake_catalog
 
 JOB_NAME = "training_set"
 TABLE = "training_set"
 PARTITION_COLUMNS = ("as_of_date", "split")
 REQUIRED_ARGS = ["run_date"]
-OPTIONAL_ARGS = {**COMMON_OPTIONAL_ARGS, "train_days": "28", "holdout_days": "7"}
+OPTIONAL_ARGS = {**COMMON_OPTIONAL_ARGS, "train_days": "28", "holdout_days": "7", "input_snapshots": None}
+
+
+def pinned_snapshots(args: dict[str, Any]) -> dict[str, int]:
+    """`--input_snapshots '{"silver.transactions": 123, ...}'`: read those tables at those snapshots
+    (a training run reproduced from the model registry); by default each table's current one."""
+    raw = args.get("input_snapshots")
+    if not raw:
+        return {}
+    parsed = json.loads(raw) if isinstance(raw, str) else raw
+    return {str(table): int(snapshot) for table, snapshot in parsed.items()}
 
 
 class TrainingSetError(RuntimeError):
@@ -77,8 +89,9 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
                                              int(args.get("holdout_days") or 7))
     first_day = train_days[0]
     history_days = [first_day - timedelta(days=1), *train_days, *holdout_days]
-    snapshots = read_customer_features(spark, layout, history_days[:-1])
-    features = transaction_features(read_transactions(spark, layout, history_days), read_customers(spark, layout),
+    inputs = ModelInputs(spark, lake_catalog(spark, layout, args), pinned=pinned_snapshots(args))
+    snapshots = inputs.customer_features(history_days[:-1])
+    features = transaction_features(inputs.transactions(history_days), inputs.customers(),
                                      snapshots, first_day=first_day)
     as_of = ctx.run_date.isoformat()
     content = (labelled_with_split(features, holdout_days[0])
@@ -104,6 +117,9 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         "splits": counts,
         "unlabelled_rows_left_out": unlabelled,
         "feature_snapshot_days_missing": [d.isoformat() for d in missing_snapshots],
+        # the table snapshots this training set was built from (recorded in the model registry):
+        # `--input_snapshots '<this JSON>'` rebuilds it from exactly the same data
+        "input_snapshots": inputs.snapshots,
         "tables": {TABLE: {"path": f"{table}/as_of_date={as_of}",
                            "rows_written": sum(c["rows"] for c in counts.values())}},
     }

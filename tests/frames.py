@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 
 
 def rows(df: DataFrame, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -24,3 +24,17 @@ def assert_rows(df: DataFrame, expected: Iterable[dict[str, Any]], columns: Sequ
         diff = "\n".join(difflib.unified_diff([repr(r) for r in wanted], [repr(r) for r in actual],
                                               "expected", "actual", lineterm=""))
         raise AssertionError(f"DataFrame rows differ on {columns}:\n{diff}")
+
+
+def write_table(spark: SparkSession, lake: Any, layer: str, name: str, df: DataFrame,
+                partition_columns: Sequence[str] = ()) -> None:
+    """Replace a lake table's whole content with `df` (test fixtures): one Iceberg commit."""
+    from pyspark.sql import functions as F
+
+    from jobs.lake import LakeLayout
+    from jobs.tables import ensure_table, lake_catalog, publish, stage_overwrite
+
+    layout = lake if isinstance(lake, LakeLayout) else LakeLayout.from_root(str(lake))
+    ref = lake_catalog(spark, layout).table(layer, name)
+    ensure_table(spark, ref, df.schema, partition_columns)
+    publish(spark, stage_overwrite(spark, ref, df, F.lit(True), run_id="test-fixture", job="test", read_snapshot=None))

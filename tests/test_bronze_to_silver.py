@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from pathlib import Path
 
@@ -13,6 +12,8 @@ import yaml
 from jobs import bronze_to_silver
 from jobs.bronze import BronzeReadError
 from jobs.contracts import contracts_dir
+from jobs.lake import LakeLayout
+from jobs.tables import current_snapshot, lake_catalog, lake_table
 from tests.frames import assert_rows
 
 HEADER = ["transaction_id", "customer_id", "card_number", "amount", "currency", "merchant_id",
@@ -50,12 +51,18 @@ def run_job(spark, lake: Path, dataset: str, day: str, run_id: str = "run-1") ->
 
 
 def silver(spark, lake: Path, dataset: str):
-    return spark.read.parquet(str(lake / "silver" / dataset))
+    return lake_table(spark, lake, "silver", dataset)
 
 
-def tree_digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+def quarantine(spark, lake: Path, dataset: str):
+    return lake_table(spark, lake, "quarantine", dataset)
+
+
+def main_snapshots(spark, lake: Path) -> dict[str, int | None]:
+    """What readers see of every table: the snapshot each table's main points at."""
+    catalog = lake_catalog(spark, LakeLayout.from_root(str(lake)))
+    return {f"{layer}.{name}": current_snapshot(spark, catalog.table(layer, name))
+            for layer in ("silver", "quarantine") for name in ("customers", "transactions")}
 
 
 def test_counts_reconcile_and_every_flaw_is_quarantined_with_its_reason(spark, tmp_path):
@@ -77,13 +84,13 @@ def test_counts_reconcile_and_every_flaw_is_quarantined_with_its_reason(spark, t
         {"transaction_id": "T00000000000A", "day": "03", "_ingest_date": __import__("datetime").date(2024, 1, 3)},
         {"transaction_id": "T00000000000C", "day": "01", "_ingest_date": __import__("datetime").date(2024, 1, 3)},
     ])
-    quarantine = spark.read.parquet(report["quarantine_path"])
-    assert_rows(quarantine, [
+    quarantined = quarantine(spark, tmp_path, "transactions")
+    assert_rows(quarantined, [
         {"record_key": "T00000000000B", "reason": "type_mismatch:amount"},
         {"record_key": "T00000000000D", "reason": "missing_required:customer_id"},
         {"record_key": "", "reason": "malformed_record"},
     ])
-    malformed = quarantine.where("reason = 'malformed_record'").first()
+    malformed = quarantined.where("reason = 'malformed_record'").first()
     assert malformed["raw_record"].startswith("T00000000000E,C00000001,4111")
     assert malformed["source_file"].endswith("ingest_date=2024-01-03/t.csv")
 
@@ -123,11 +130,11 @@ def test_earlier_versions_are_looked_for_only_within_the_contracts_match_window(
 def test_an_older_version_arriving_late_is_a_duplicate_and_changes_nothing(spark, tmp_path):
     write_jsonl(tmp_path, "customers", "2024-01-03", [customer("C00000001", "2024-01-03T08:00:00Z", "premium")])
     run_job(spark, tmp_path, "customers", "2024-01-03")
-    before = tree_digest(tmp_path / "silver")
+    before = [r.asDict() for r in silver(spark, tmp_path, "customers").collect()]
     write_jsonl(tmp_path, "customers", "2024-01-04", [customer("C00000001", "2024-01-02T08:00:00Z")])
     report = run_job(spark, tmp_path, "customers", "2024-01-04", run_id="run-2")
     assert (report["silver_rows"], report["duplicate_rows"], report["duplicates_superseded_by_silver"]) == (0, 1, 1)
-    assert tree_digest(tmp_path / "silver") == before
+    assert_rows(silver(spark, tmp_path, "customers"), before)
 
 
 def test_rerunning_a_date_gives_the_same_rows(spark, tmp_path):
@@ -143,8 +150,7 @@ def test_rerunning_a_date_gives_the_same_rows(spark, tmp_path):
     assert_rows(silver(spark, tmp_path, "customers"), [r.asDict() for r in snapshot], data_columns)
     for field in ("bronze_rows", "silver_rows", "quarantined_rows", "duplicate_rows", "quarantined_by_reason"):
         assert first[field] == second[field], field
-    quarantine = spark.read.parquet(str(tmp_path / "quarantine" / "customers"))
-    assert quarantine.count() == first["quarantined_rows"] == 2  # replaced, not appended
+    assert quarantine(spark, tmp_path, "customers").count() == first["quarantined_rows"] == 2  # replaced, not added
 
 
 def test_refused_new_column_fails_before_publishing(spark, tmp_path, monkeypatch):
@@ -155,13 +161,13 @@ def test_refused_new_column_fails_before_publishing(spark, tmp_path, monkeypatch
     (override / "customers.yaml").write_text(yaml.safe_dump(doc))
     write_jsonl(tmp_path, "customers", "2024-01-01", [customer("C00000001", "2024-01-01T08:00:00Z")])
     run_job(spark, tmp_path, "customers", "2024-01-01")
-    before = tree_digest(tmp_path / "silver")
+    before = main_snapshots(spark, tmp_path)
     monkeypatch.setenv("LAKEHOUSE_CONTRACTS_DIR", str(override))
     write_jsonl(tmp_path, "customers", "2024-01-02",
                 [customer("C00000001", "2024-01-02T08:00:00Z", notes="call me at a@b.com")])
     with pytest.raises(bronze_to_silver.SchemaDriftError, match=r"notes in .*ingest_date=2024-01-02/customers.jsonl"):
         run_job(spark, tmp_path, "customers", "2024-01-02", run_id="run-2")
-    assert tree_digest(tmp_path / "silver") == before
+    assert main_snapshots(spark, tmp_path) == before
 
 
 def test_csv_files_with_different_headers_are_read_each_with_its_own(spark, tmp_path):
@@ -182,7 +188,7 @@ def test_no_bronze_files_is_a_clear_error(spark, tmp_path):
 def test_reconciliation_counts_what_was_written_and_publishes_nothing_on_a_loss(spark, tmp_path, monkeypatch):
     write_jsonl(tmp_path, "customers", "2024-01-01", [customer("C00000001", "2024-01-01T08:00:00Z")])
     run_job(spark, tmp_path, "customers", "2024-01-01")
-    before = tree_digest(tmp_path / "silver")
+    before = main_snapshots(spark, tmp_path)
     write_jsonl(tmp_path, "customers", "2024-01-02", [customer("C00000002", "2024-01-01T09:00:00Z"),
                                                        customer("C00000003", "2024-01-01T10:00:00Z")])
     real_merge = bronze_to_silver.merge_partition_content
@@ -190,28 +196,7 @@ def test_reconciliation_counts_what_was_written_and_publishes_nothing_on_a_loss(
                         lambda existing, winners, replaced, key: real_merge(existing, winners.limit(1), replaced, key))
     with pytest.raises(bronze_to_silver.ReconciliationError, match="bronze 2 != silver written 1"):
         run_job(spark, tmp_path, "customers", "2024-01-02", run_id="run-2")
-    assert tree_digest(tmp_path / "silver") == before
-    assert not (tmp_path / "quarantine" / "customers" / "ingest_date=2024-01-02").exists()
-
-
-@pytest.mark.integration
-def test_with_a_glue_database_the_table_and_published_partitions_are_registered(spark, tmp_path, monkeypatch):
-    import boto3
-    from moto import mock_aws
-
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    write_jsonl(tmp_path, "customers", "2024-01-02", [customer("C00000001", "2024-01-01T08:00:00Z"),
-                                                       customer("C00000002", "2024-01-02T08:00:00Z")])
-    with mock_aws():
-        report = bronze_to_silver.run(spark, {"dataset": "customers", "run_date": "2024-01-02",
-                                              "lake_root": str(tmp_path), "run_id": "r", "glue_database": "lh_dev"})
-        glue = boto3.client("glue", region_name="us-east-1")
-        table = glue.get_table(DatabaseName="lh_dev", Name="silver_customers")["Table"]
-        partitions = glue.get_partitions(DatabaseName="lh_dev", TableName="silver_customers")["Partitions"]
-    assert report["catalog"]["table"] == "created"
-    assert [k["Name"] for k in table["PartitionKeys"]] == ["year", "month", "day"]
-    assert "email" in [c["Name"] for c in table["StorageDescriptor"]["Columns"]]
-    assert sorted(p["Values"] for p in partitions) == [["2024", "01", "01"], ["2024", "01", "02"]]
+    assert main_snapshots(spark, tmp_path) == before  # staged, audited, refused: readers see nothing new
 
 
 def test_a_relative_lake_root_works_as_the_default_does(spark, tmp_path, monkeypatch):
@@ -220,7 +205,8 @@ def test_a_relative_lake_root_works_as_the_default_does(spark, tmp_path, monkeyp
     write_jsonl(Path("lake"), "customers", "2024-01-01", [customer("C00000001", "2024-01-01T08:00:00Z")])
     report = bronze_to_silver.run(spark, {"dataset": "customers", "run_date": "2024-01-01", "lake_root": "lake"})
     assert report["silver_rows"] == 1
-    assert (tmp_path / "lake" / "silver" / "customers" / "year=2024" / "month=01" / "day=01").is_dir()
+    assert (tmp_path / "lake" / "silver" / "customers" / "data" / "year=2024" / "month=01" / "day=01").is_dir()
+    assert list((tmp_path / "lake" / "silver" / "customers" / "metadata").glob("*.metadata.json"))
 
 
 def test_the_benchmark_only_ungated_run_promotes_the_same_rows_and_says_the_gate_was_skipped(spark, tmp_path):
@@ -238,8 +224,8 @@ def test_the_benchmark_only_ungated_run_promotes_the_same_rows_and_says_the_gate
 
     assert ungated["quality"]["status"] == "skipped" and gated["quality"]["status"] != "skipped"
     # The report times each phase; the ungated run has no gate phase to time.
-    assert list(gated["phase_seconds"]) == ["split", "pii_discovery", "quality_gate", "write", "catalog", "total"]
-    assert list(ungated["phase_seconds"]) == ["split", "pii_discovery", "write", "catalog", "total"]
+    assert list(gated["phase_seconds"]) == ["split", "pii_discovery", "quality_gate", "write", "total"]
+    assert list(ungated["phase_seconds"]) == ["split", "pii_discovery", "write", "total"]
     phases = gated["phase_seconds"]
     assert min(phases.values()) >= 0 and phases["split"] > 0 and phases["write"] > 0
     assert phases["total"] >= sum(v for k, v in phases.items() if k != "total")

@@ -1,4 +1,4 @@
-"""The silver_to_gold job end to end on a tiny silver folder laid out like the lake."""
+"""The silver_to_gold job end to end on tiny silver Iceberg tables laid out like the lake."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.lake import LakeLayout
 from jobs.runtime import MissingArgumentError, resolve_options
 from jobs.silver_to_gold import OPTIONAL_ARGS, REQUIRED_ARGS, SilverTableMissingError, metrics_days, run
+from jobs.tables import lake_catalog, lake_table
 from pipelines.registry import GLUE_JOBS
+from tests.frames import write_table
 
 RUN_DATE = "2024-01-31"
 
@@ -42,7 +45,7 @@ def silver_partitioned(df: DataFrame, event_time: str) -> DataFrame:
     })
 
 
-def write_silver(spark: SparkSession, silver: Path) -> None:
+def write_silver(spark: SparkSession, lake: Path) -> None:
     txns = spark.createDataFrame([
         ("T000000000001", "C00000001", "411111******1111", "100.00", "USD", "M000001", "grocery",
          "2024-01-31 10:00:00", "online", "tok-ip", False, "2024-01-31"),
@@ -67,43 +70,41 @@ def write_silver(spark: SparkSession, silver: Path) -> None:
         "created_at": F.col("created_at").cast("timestamp"),
         "updated_at": F.col("updated_at").cast("timestamp"),
     })
-    silver_partitioned(txns, "event_time").write.partitionBy("year", "month", "day").parquet(
-        str(silver / "transactions"))
-    silver_partitioned(customers, "updated_at").write.partitionBy("year", "month", "day").parquet(
-        str(silver / "customers"))
-    # Unreadable files in partitions outside the window: the job fails if it ever opens them.
-    for outside in ("year=2023/month=06/day=01", "year=2024/month=02/day=05"):
-        folder = silver / "transactions" / outside
-        folder.mkdir(parents=True)
-        (folder / "part-00000-corrupt.snappy.parquet").write_bytes(b"not a parquet file")
+    partitions = ("year", "month", "day")
+    write_table(spark, lake, "silver", "transactions", silver_partitioned(txns, "event_time"), partitions)
+    write_table(spark, lake, "silver", "customers", silver_partitioned(customers, "updated_at"), partitions)
 
 
-@pytest.fixture(scope="module")
-def silver_root(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("lake") / "silver"
+@pytest.fixture
+def lake(spark: SparkSession, tmp_path: Path) -> Path:
+    """A lake of its own per test (one catalog, gold empty), silver written as above."""
+    root = tmp_path / "lake"
     write_silver(spark, root)
     return root
 
 
-def job_args(silver_root: Path, gold_root: Path, **extra: str) -> dict[str, Any]:
-    argv = ["--run_date", RUN_DATE, "--silver_root", str(silver_root), "--gold_root", str(gold_root),
-            "--run_id", "run-1", *[f"--{k}={v}" for k, v in extra.items()]]
+def job_args(lake: Path, **extra: str) -> dict[str, Any]:
+    argv = ["--run_date", RUN_DATE, "--lake_root", str(lake), "--run_id", "run-1",
+            *[f"--{k}={v}" for k, v in extra.items()]]
     return resolve_options(argv, REQUIRED_ARGS, OPTIONAL_ARGS)
 
 
-def read_gold(spark: SparkSession, path: Path) -> list[dict[str, Any]]:
-    return sorted((r.asDict() for r in spark.read.parquet(str(path)).collect()),
+def read_gold(spark: SparkSession, lake: Path, table: str, where: str = "true") -> list[dict[str, Any]]:
+    return sorted((r.asDict() for r in lake_table(spark, lake, "gold", table).where(where).collect()),
                   key=lambda r: tuple(str(v) for v in r.values()))
 
 
-def test_job_builds_both_gold_tables_from_the_window_only(spark: SparkSession, silver_root: Path) -> None:
-    lake = silver_root.parent
+def table_id(spark: SparkSession, lake: Path, name: str) -> str:
+    return lake_catalog(spark, LakeLayout.from_root(str(lake))).table("gold", name).identifier
+
+
+def test_job_builds_both_gold_tables_from_the_window_only(spark: SparkSession, lake: Path) -> None:
     gold = lake / "gold"
     report = run(spark, resolve_options(["--run_date", RUN_DATE, "--lake_root", str(lake)],
                                         REQUIRED_ARGS, OPTIONAL_ARGS))
 
     assert report["run_id"].startswith("silver_to_gold-20240131-")  # generated when not given
-    assert report["inputs"]["customers"]["path"] == str(silver_root / "customers")
+    assert report["inputs"]["customers"]["path"] == str(lake / "silver" / "customers")
     assert report["inputs"]["transactions"]["event_days"] == ["2024-01-02", RUN_DATE]
     assert report["inputs"]["transactions"]["rows_read"] == 4  # the December row is pruned
     features, metrics = report["tables"]["customer_features"], report["tables"]["daily_merchant_metrics"]
@@ -115,64 +116,62 @@ def test_job_builds_both_gold_tables_from_the_window_only(spark: SparkSession, s
     columns = ["customer_id", "as_of_date", "txn_count_7d", "txn_amount_7d", "txn_count_30d",
                "txn_amount_30d", "distinct_merchants_30d", "days_since_last_txn", "tenure_days",
                "segment_premium", "country_index"]
-    written = spark.read.parquet(str(gold / "customer_features"))
+    written = lake_table(spark, lake, "gold", "customer_features")
     assert sorted((r.asDict() for r in written.select(*columns).collect()), key=lambda r: r["customer_id"]) == [
-        {"customer_id": "C00000001", "as_of_date": RUN_DATE, "txn_count_7d": 2,
+        {"customer_id": "C00000001", "as_of_date": date.fromisoformat(RUN_DATE), "txn_count_7d": 2,
          "txn_amount_7d": Decimal("120.00"), "txn_count_30d": 3, "txn_amount_30d": Decimal("150.00"),
          "distinct_merchants_30d": 2, "days_since_last_txn": 0, "tenure_days": 244,
          "segment_premium": 1, "country_index": 9},
-        {"customer_id": "C00000002", "as_of_date": RUN_DATE, "txn_count_7d": 1,
+        {"customer_id": "C00000002", "as_of_date": date.fromisoformat(RUN_DATE), "txn_count_7d": 1,
          "txn_amount_7d": Decimal("50.00"), "txn_count_30d": 1, "txn_amount_30d": Decimal("50.00"),
          "distinct_merchants_30d": 1, "days_since_last_txn": 0, "tenure_days": 16,
          "segment_premium": 0, "country_index": 5},
     ]
     assert not {"first_name", "email", "card_number", "ip_address"} & set(written.columns)
 
-    metrics_rows = spark.read.parquet(str(gold / "daily_merchant_metrics")).select(
+    metrics_rows = lake_table(spark, lake, "gold", "daily_merchant_metrics").select(
         "event_date", "merchant_category", "txn_count", "total_amount", "fraud_rate")
     assert sorted(tuple(r) for r in metrics_rows.collect()) == [
-        ("2024-01-29", "grocery", 1, Decimal("20.00"), 0.0),
-        (RUN_DATE, "grocery", 1, Decimal("100.00"), 0.0),
-        (RUN_DATE, "travel", 1, Decimal("50.00"), 1.0),
+        (date(2024, 1, 29), "grocery", 1, Decimal("20.00"), 0.0),
+        (date.fromisoformat(RUN_DATE), "grocery", 1, Decimal("100.00"), 0.0),
+        (date.fromisoformat(RUN_DATE), "travel", 1, Decimal("50.00"), 1.0),
     ]
-    data_files = list(gold.rglob("*.parquet"))
-    assert data_files and all(p.name.endswith(".snappy.parquet") for p in data_files)
-    assert {p.parent.name for p in (gold / "customer_features").rglob("*.parquet")} == {
-        f"as_of_date={RUN_DATE}"}
-    metrics_files = sorted(p.parent.name for p in (gold / "daily_merchant_metrics").rglob("*.parquet"))
+    files = spark.sql(f"SELECT file_path, file_format FROM {table_id(spark, lake, 'customer_features')}.files")
+    assert {r["file_format"] for r in files.collect()} == {"PARQUET"}
+    assert {Path(r["file_path"]).parent.name for r in files.collect()} == {f"as_of_date={RUN_DATE}"}
+    assert all(str(gold / "customer_features" / "data") in r["file_path"] for r in files.collect())
+    metrics_files = sorted(Path(r["file_path"]).parent.name for r in spark.sql(
+        f"SELECT file_path FROM {table_id(spark, lake, 'daily_merchant_metrics')}.files").collect())
     assert metrics_files == ["event_date=2024-01-29", f"event_date={RUN_DATE}"]  # one file each
 
 
-def test_rerun_replaces_only_its_own_partitions(
-        spark: SparkSession, silver_root: Path, tmp_path: Path) -> None:
-    gold = tmp_path / "gold"
-    older = gold / "customer_features" / "as_of_date=2024-01-30"
-    spark.createDataFrame([("C00000042",)], "customer_id string").write.parquet(str(older))
-
-    run_partition = gold / "customer_features" / f"as_of_date={RUN_DATE}"
-    first = run(spark, job_args(silver_root, gold))
-    after_first = read_gold(spark, run_partition)
-    second = run(spark, job_args(silver_root, gold))
+def test_rerun_replaces_only_its_own_partitions(spark: SparkSession, lake: Path) -> None:
+    older = "2024-01-30"
+    run(spark, {**job_args(lake), "run_date": older})
+    kept = read_gold(spark, lake, "customer_features", f"as_of_date = '{older}'")
+    first = run(spark, job_args(lake))
+    after_first = read_gold(spark, lake, "customer_features", f"as_of_date = '{RUN_DATE}'")
+    second = run(spark, job_args(lake))
 
     assert first["run_id"] == second["run_id"] == "run-1"
-    assert first["tables"] == second["tables"]
+    features = first["tables"]["customer_features"], second["tables"]["customer_features"]
+    assert features[0]["partitions"] == features[1]["partitions"]
+    assert features[1]["snapshot_before"] == features[0]["snapshot_after"]  # one commit per table per run
     assert len(after_first) == 2
-    assert read_gold(spark, run_partition) == after_first  # replaced, not appended
-    kept = spark.read.parquet(str(older)).collect()
-    assert [r["customer_id"] for r in kept] == ["C00000042"]  # other as_of dates untouched
+    assert read_gold(spark, lake, "customer_features", f"as_of_date = '{RUN_DATE}'") == after_first  # not appended
+    assert kept and read_gold(spark, lake, "customer_features", f"as_of_date = '{older}'") == kept  # untouched
 
 
-def test_a_requested_partition_that_comes_out_empty_is_cleared(
-        spark: SparkSession, silver_root: Path, tmp_path: Path) -> None:
-    gold = tmp_path / "gold"
-    stale = gold / "daily_merchant_metrics" / "event_date=2024-02-03"
-    spark.createDataFrame([("stale",)], "merchant_category string").write.parquet(str(stale))
-
+def test_a_requested_partition_that_comes_out_empty_is_cleared(spark: SparkSession, lake: Path) -> None:
+    run(spark, job_args(lake))
+    metrics = lake_table(spark, lake, "gold", "daily_merchant_metrics")
+    stale = metrics.where(f"event_date = '{RUN_DATE}'").limit(1).withColumn("event_date", F.lit(date(2024, 2, 3)))
+    write_table(spark, lake, "gold", "daily_merchant_metrics", metrics.unionByName(stale), ("event_date",))
+    assert read_gold(spark, lake, "daily_merchant_metrics", "event_date = '2024-02-03'")
     # No transactions on 2024-02-03: its metrics partition must not keep the stale rows.
-    report = run(spark, {**job_args(silver_root, gold), "run_date": "2024-02-03"})
-
+    report = run(spark, {**job_args(lake), "run_date": "2024-02-03"})
     assert report["tables"]["daily_merchant_metrics"]["partitions"] == {"2024-02-03": 0}
-    assert not stale.exists()
+    assert read_gold(spark, lake, "daily_merchant_metrics", "event_date = '2024-02-03'") == []
     assert report["tables"]["customer_features"]["partitions"] == {"2024-02-03": 3}
 
 
@@ -188,9 +187,9 @@ def test_late_days_are_added_only_when_asked(spark: SparkSession) -> None:
     assert metrics_days(txns, run_date, recompute_late=False) == [run_date]
 
 
-def test_missing_silver_table_fails_with_its_path(spark: SparkSession, tmp_path: Path) -> None:
+def test_missing_silver_table_fails_with_its_name_and_path(spark: SparkSession, tmp_path: Path) -> None:
     with pytest.raises(SilverTableMissingError, match=str(tmp_path / "silver" / "transactions")):
-        run(spark, {**job_args(tmp_path / "silver", tmp_path / "gold")})
+        run(spark, job_args(tmp_path))
 
 
 def test_job_arguments_follow_glue_semantics() -> None:
@@ -214,14 +213,14 @@ def test_registry_points_at_this_job() -> None:
 
 
 def test_the_features_snapshot_is_checked_against_yesterdays_snapshot_size(
-        spark: SparkSession, silver_root: Path, tmp_path: Path) -> None:
+        spark: SparkSession, lake: Path, tmp_path: Path) -> None:
     """customer_features' `row_count_vs_previous_partition` (warn) takes the day before's snapshot size
     from that day's successful ingestion manifest: skipped without one, evaluated with one."""
     import json
 
     label = "row_count_vs_previous_partition"
     ops = tmp_path / "ops"
-    args = job_args(silver_root, tmp_path / "gold", ops_root=str(ops))
+    args = job_args(lake, ops_root=str(ops))
     first = run(spark, args)["quality"]["customer_features"]
     assert label in [item["expectation"] for item in first["skipped"]]
 

@@ -19,7 +19,6 @@ so a run that computed its content from an older state of a table never publishe
 from __future__ import annotations
 
 import functools
-import hashlib
 import operator
 import os
 import uuid
@@ -97,12 +96,28 @@ class LakeCatalog:
     _registered: set[str] = field(default_factory=set, compare=False, hash=False)
 
     def table(self, layer: str, name: str) -> TableRef:
-        if layer not in LAYERS:
-            raise ValueError(f"no table layer {layer!r}; layers with tables: {', '.join(LAYERS)}")
-        location = f"{self.roots[layer].rstrip('/')}/{name}"
-        if self.kind == "glue":
-            return TableRef(self.name, str(self.glue_database), f"{layer}_{name}", location, layer)
-        return TableRef(self.name, layer, name, location, layer)
+        namespace, table_name = name_in_catalog(self.kind, layer, name, self.glue_database)
+        return TableRef(self.name, namespace, table_name, f"{self.roots[layer].rstrip('/')}/{name}", layer)
+
+
+def name_in_catalog(kind: str, layer: str, name: str, glue_database: str | None = None) -> tuple[str, str]:
+    """(namespace, table name) of a lake table: `silver`, `transactions` in the embedded catalog;
+    `<glue_database>`, `silver_transactions` in the Glue Data Catalog (one database per deployment)."""
+    if layer not in LAYERS:
+        raise ValueError(f"no table layer {layer!r}; layers with tables: {', '.join(LAYERS)}")
+    if kind == "glue":
+        if not glue_database:
+            raise ValueError("the Glue Data Catalog needs a database name (--glue_database)")
+        return glue_database, f"{layer}_{name}"
+    return layer, name
+
+
+def lake_name(kind: str, namespace: str, table_name: str) -> tuple[str, str]:
+    """The inverse of `name_in_catalog`: (layer, name) of a catalog table."""
+    if kind == "glue":
+        layer, _, name = table_name.partition("_")
+        return layer, name
+    return namespace, table_name
 
 
 def local_catalog_properties(catalog_root: str) -> dict[str, str]:
@@ -153,12 +168,18 @@ def choose_catalog_kind(args: Mapping[str, Any]) -> str:
     return chosen
 
 
-def lake_catalog(spark: SparkSession, layout: Any, args: Mapping[str, Any] | None = None) -> LakeCatalog:
-    """Register (once per session) and return the catalog for this lake.
+CATALOG_NAME = "lake"
+_PROPERTY_KEYS = {"catalog-impl", "uri", "jdbc.schema-version", "jdbc.busy_timeout", "warehouse", "cache-enabled",
+                  "io-impl", "glue.skip-archive", "glue.endpoint", "s3.endpoint", "s3.path-style-access",
+                  "client.region", "lakehouse-identity"}
 
-    Spark loads a catalog by name from the session's configuration the first time it is used, so a
-    session that works on several lakes (tests) gets one catalog name per lake: `lake` for the first,
-    `lake_<hash>` for others. Jobs never spell the name: they take it from the returned object.
+
+def lake_catalog(spark: SparkSession, layout: Any, args: Mapping[str, Any] | None = None) -> LakeCatalog:
+    """Register the catalog for this lake as `lake` in the session, and return it.
+
+    The name is the same in every process (the embedded catalog records it with each table, and
+    pyiceberg opens it by that name). A session that moves to another lake (tests do) re-points
+    `lake` and resets Spark's catalog manager, so the next statement loads the new catalog.
     """
     args = args or {}
     kind = choose_catalog_kind(args)
@@ -169,22 +190,17 @@ def lake_catalog(spark: SparkSession, layout: Any, args: Mapping[str, Any] | Non
     else:
         properties = local_catalog_properties(layout.catalog)
         identity = properties["uri"]
-    name = _catalog_name(spark, identity)
-    prefix = f"spark.sql.catalog.{name}"
-    if spark.conf.get(prefix, None) is None:
+    prefix = f"spark.sql.catalog.{CATALOG_NAME}"
+    registered = spark.conf.get(f"{prefix}.lakehouse-identity", None)
+    if registered != identity:
+        for key in _PROPERTY_KEYS:
+            spark.conf.unset(f"{prefix}.{key}")
         spark.conf.set(prefix, SPARK_CATALOG_IMPL)
-        for key, value in properties.items():
+        for key, value in {**properties, "lakehouse-identity": identity}.items():
             spark.conf.set(f"{prefix}.{key}", value)
-        spark.conf.set(f"{prefix}.lakehouse-identity", identity)
-    return LakeCatalog(name, kind, properties, roots, glue_database=args.get("glue_database"))
-
-
-def _catalog_name(spark: SparkSession, identity: str) -> str:
-    for candidate in ("lake", f"lake_{hashlib.sha1(identity.encode()).hexdigest()[:10]}"):
-        registered = spark.conf.get(f"spark.sql.catalog.{candidate}.lakehouse-identity", None)
-        if registered in (None, identity):
-            return candidate
-    raise RuntimeError(f"catalog name collision for {identity}")
+        if registered is not None:
+            spark._jsparkSession.sessionState().catalogManager().reset()  # drop the loaded catalog
+    return LakeCatalog(CATALOG_NAME, kind, properties, roots, glue_database=args.get("glue_database"))
 
 
 # --- reading --------------------------------------------------------------------------------------

@@ -108,6 +108,55 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_tables(args: argparse.Namespace):  # -> LakeTables
+    from pipelines.lake_tables import open_lake
+
+    return open_lake(args.lake_root, args.target, args.glue_database, args.region)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from pipelines.lake_tables import history, history_lines
+
+    lake = _open_tables(args)
+    names = [args.table] if args.table else lake.names()
+    for name in names:
+        rows = history(lake.load(name))
+        print("\n".join(history_lines(name, rows[-args.limit:] if args.limit else rows)))
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from pipelines.lake_tables import RollbackRefused, plan_rollback, rollback, run_manifest
+
+    layout = LakeLayout.from_root(str(args.lake_root))
+    if args.ops_root:
+        layout = LakeLayout(**{**layout.__dict__, "ops": args.ops_root})
+    try:
+        manifest = run_manifest(layout, args.run)
+        lake = _open_tables(args)
+        if args.dry_run:
+            for step in plan_rollback(lake, manifest):
+                print(f"would roll back {step.table}: snapshot {step.snapshot_after} -> {step.snapshot_before}")
+            return 0
+        done = rollback(lake, manifest, on_table=lambda step: print(
+            f"rolled back {step.table}: snapshot {step.snapshot_after} -> "
+            f"{step.snapshot_before if step.snapshot_before is not None else '(emptied: the run created it)'}"))
+    except (RollbackRefused, LookupError) as refused:
+        print(f"rollback refused: {refused}", file=sys.stderr)
+        return 2
+    if not done:
+        print(f"run {args.run}: its tables are already at their snapshots before the run; nothing to do")
+    return 0
+
+
+def _add_table_target(parser: argparse.ArgumentParser) -> None:
+    _add_lake_root(parser)
+    parser.add_argument("--target", choices=("local", "aws"), default="local",
+                        help="the lake's embedded catalog (default) or the deployment's Glue Data Catalog")
+    parser.add_argument("--glue-database", help="aws: the Glue database holding the tables")
+    parser.add_argument("--region", help="aws: region (default: the AWS configuration's)")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """`make run`: generate a few dirty days, run ingestion over them, show what each layer holds."""
     from pipelines.backfill import backfill
@@ -204,6 +253,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lake_root(quality)
     quality.add_argument("--date", type=_date, required=True)
     quality.set_defaults(func=cmd_quality)
+
+    hist = sub.add_parser("history", help="a table's snapshots: when, which run, what changed, which is current")
+    hist.add_argument("table", nargs="?", help="layer.name, e.g. silver.transactions (default: every table)")
+    _add_table_target(hist)
+    hist.add_argument("--limit", type=int, default=0, help="only the newest N snapshots per table")
+    hist.set_defaults(func=cmd_history)
+
+    back_out = sub.add_parser("rollback", help="put every table a run changed back to its snapshot before the run "
+                                               "(all or none; refused if a later run committed on top)")
+    back_out.add_argument("--run", required=True, metavar="RUN_ID", help="the run to undo (see `lakehouse status`)")
+    _add_table_target(back_out)
+    back_out.add_argument("--ops-root", help="aws: where the run manifests are (s3://<ops bucket>)")
+    back_out.add_argument("--dry-run", action="store_true", help="say what would be rolled back and stop")
+    back_out.set_defaults(func=cmd_rollback)
 
     sub.add_parser("deploy", add_help=False,
                    help="deploy the platform (CloudFormation change sets); see `lakehouse deploy --help`")

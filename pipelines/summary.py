@@ -31,17 +31,14 @@ def layer_summary(lake_root: Path) -> list[str]:
         ingests = len(list_subdirs(layout.bronze_dataset(dataset)))
         records = sum(_count_lines(f) for f in files) - sum(1 for f in files if f.endswith(".csv"))
         lines.append(f"    {dataset:<24} {ingests:>3} ingest dates  {len(files):>4} files  {records:>10,} records")
-    for name, root in (("silver", layout.silver), ("gold", layout.gold)):
-        lines.append(f"  {name:<11} {root}")
-        for table in list_subdirs(root):
-            files = list_files(f"{root}/{table}", (".parquet",))
-            partitions = {str(Path(f).parent) for f in files}
-            lines.append(f"    {table:<24} {len(partitions):>3} partitions    {len(files):>4} files  "
-                         f"{_parquet_rows(files):>10,} rows")
-    lines.append(f"  quarantine  {layout.quarantine}")
-    for dataset in list_subdirs(layout.quarantine):
-        files = list_files(layout.quarantine_table(dataset), (".parquet",))
-        lines.append(f"    {dataset:<24} {_parquet_rows(files):>10,} rows (reasons per run in the manifests)")
+    lines.append(f"  tables      {layout.catalog}/iceberg.db (Iceberg catalog: silver, gold, quarantine)")
+    try:
+        from pipelines.lake_tables import open_local, table_lines
+
+        lines.extend(table_lines(open_local(lake_root)))
+    except LookupError as missing:
+        lines.append(f"    {missing}")
+    lines.append("    `lakehouse history TABLE`: a table's snapshots; `lakehouse rollback --run RUN_ID`: undo a run")
     return lines
 
 
@@ -142,6 +139,10 @@ def model_run_lines(lake_root: Path, pipeline: str, run_id: str, run_date: str) 
                 f"{window}); precision {metrics['precision']:.2f} / recall {metrics['recall']:.2f} at "
                 f"{metrics['threshold']}; {decision}",
                 f"  registry: {folder}"]
-    folder = Path(layout.gold_table("fraud_scores")) / f"event_date={run_date}"
-    files = list_files(str(folder), (".parquet",)) if folder.exists() else []
-    return [f"  gold fraud_scores for {run_date}: {_parquet_rows(files):,} scores  ({folder})"]
+    from pipelines.lake_tables import open_local, to_pandas
+
+    try:
+        scores = len(to_pandas(open_local(lake_root), "gold.fraud_scores", row_filter=f"event_date = '{run_date}'"))
+    except LookupError:
+        scores = 0
+    return [f"  gold fraud_scores for {run_date}: {scores:,} scores  ({layout.gold_table('fraud_scores')})"]

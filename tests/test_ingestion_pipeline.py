@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from jobs.tables import lake_table
 from pipelines import cli
+from pipelines.lake_tables import history, open_local
 from pipelines.local_run import local_pipelines
 from tests.test_bronze_to_silver import customer, txn, write_csv, write_jsonl
 
@@ -60,7 +62,19 @@ def test_ingestion_succeeds_and_the_manifest_reconciles(spark, tmp_path):
     assert "SilverToGold" in entered and "FinalizeRun" in entered
     assert [r.arguments["--dataset"] for r in run.execution.glue_runs if "--dataset" in r.arguments] == [
         "customers", "support_tickets", "transactions"]
-    assert (lake / "gold" / "customer_features" / "as_of_date=2024-01-03").is_dir()
+    assert lake_table(spark, lake, "gold", "customer_features").where(f"as_of_date = '{DAY}'").count() > 0
+    # one commit per table the run wrote, each named with the snapshot before and after it
+    assert sorted(manifest["tables"]) == [
+        "gold.customer_features", "gold.daily_merchant_metrics", "quarantine.customers",
+        "quarantine.support_tickets", "quarantine.transactions", "silver.customers", "silver.support_tickets",
+        "silver.transactions"]
+    tables = open_local(lake)
+    for name, commit in manifest["tables"].items():
+        assert commit["snapshot_before"] is None, name  # the first run created every table
+        handle = tables.load(name)
+        assert handle.metadata.current_snapshot_id == commit["snapshot_after"], name
+        assert len(handle.metadata.snapshot_log) == 1, name  # exactly one commit published
+        assert handle.current_snapshot().summary.additional_properties["lakehouse.run-id"] == manifest["run_id"]
 
 
 def test_a_failed_run_names_dataset_file_and_reason_alerts_and_exits_non_zero(spark, tmp_path, capsys):
@@ -121,10 +135,6 @@ def odd_currency(tid: str, ts: str) -> list[str]:
     return row
 
 
-def _tree(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def test_quality_gate_routes_rows_then_a_fail_expectation_fails_the_run_and_publishes_nothing(
         spark, tmp_path, monkeypatch, capsys):
     import shutil
@@ -139,7 +149,7 @@ def test_quality_gate_routes_rows_then_a_fail_expectation_fails_the_run_and_publ
     reasons = run.manifest["datasets"]["transactions"]["quarantined_by_reason"]
     assert any("expect_column_values_to_be_in_set(currency)" in reason for reason in reasons), reasons
     assert "expect_column_values_to_be_in_set(currency)" in str(
-        spark.read.parquet(str(lake / "quarantine" / "transactions")).where("record_key = 'T00000000000F'")
+        lake_table(spark, lake, "quarantine", "transactions").where("record_key = 'T00000000000F'")
         .first()["reason"])
 
     # The same rule at severity `fail`: the next day's run fails and silver stays as it was.
@@ -156,11 +166,15 @@ def test_quality_gate_routes_rows_then_a_fail_expectation_fails_the_run_and_publ
     write_jsonl(lake, "customers", next_day, [customer("C00000001", "2024-01-04T08:00:00Z", "premium")])
     write_jsonl(lake, "support_tickets", next_day, [ticket("K0000000002", "2024-01-04T09:00:00Z")])
     write_csv(lake, next_day, [odd_currency("T0000000000A1", "2024-01-03T13:00:00Z")])
-    silver_before = _tree(lake / "silver" / "transactions")
+    silver_before = open_local(lake).load("silver.transactions").metadata.current_snapshot_id
     capsys.readouterr()
     assert cli.main(["run", "ingestion", "--lake-root", str(lake), "--date", next_day]) == 1
     err = capsys.readouterr().err
     assert "transactions" in err and "expect_column_values_to_be_in_set" in err and "currency" in err
-    assert _tree(lake / "silver" / "transactions") == silver_before
+    # write-audit-publish: the staged snapshot was refused, main still points where it did
+    assert open_local(lake).load("silver.transactions").metadata.current_snapshot_id == silver_before
+    assert f"main left at snapshot {silver_before}" in err and "refused" in err
+    staged = [row for row in history(open_local(lake).load("silver.transactions")) if row["state"] == "staged"]
+    assert {row["run_id"] for row in staged} == {f"ingestion-{next_day}"}  # refused (once per job attempt)
     alerts = sorted((lake / "ops" / "alerts").glob("*.json"))
     assert alerts and "expect_column_values_to_be_in_set" in alerts[-1].read_text()

@@ -1,7 +1,10 @@
 """bronze_to_silver against its floor, on the same bronze data in the same SparkSession.
 
-The floor is what any job must pay: read the same bronze CSV and write the same partitioned
-Parquet (snappy, year/month/day from the event time), with no typing, checks or deduplication.
+The floor is what any job must pay: read the same bronze CSV and write the same rows partitioned by
+year/month/day from the event time, with no typing, checks or deduplication. Two floors are measured:
+plain partitioned Parquet (the floor of the Parquet-folder job this project had before its tables
+were Iceberg), and the honest one for today's job, the same rows written as an Iceberg table (one
+commit into a fresh embedded catalog).
 The job is run with its quality gate (as it always runs) and without it (a benchmark-only keyword),
 alternated with the floor, and the phases of its fastest gated run (from its report's
 `phase_seconds`) say where the time beyond the floor goes.
@@ -28,12 +31,25 @@ from jobs.lake import LakeLayout
 TARGET_RATIO = 2.0
 
 
-def floor_job(spark: SparkSession, bronze_folder: str, out: str) -> None:
+def _floor_rows(spark: SparkSession, bronze_folder: str) -> Any:
     frame = spark.read.option("header", True).csv(bronze_folder)
     event_day = F.substring("event_time", 1, 10)
-    (frame.select("*", F.substring(event_day, 1, 4).alias("year"), F.substring(event_day, 6, 2).alias("month"),
-                  F.substring(event_day, 9, 2).alias("day"))
-     .write.mode("overwrite").partitionBy("year", "month", "day").parquet(out))
+    return frame.select("*", F.substring(event_day, 1, 4).alias("year"), F.substring(event_day, 6, 2).alias("month"),
+                        F.substring(event_day, 9, 2).alias("day"))
+
+
+def floor_job(spark: SparkSession, bronze_folder: str, out: str) -> None:
+    _floor_rows(spark, bronze_folder).write.mode("overwrite").partitionBy("year", "month", "day").parquet(out)
+
+
+def iceberg_floor_job(spark: SparkSession, bronze_folder: str, lake: Path) -> None:
+    """The same rows as one Iceberg commit into a table of a fresh lake (catalog and folder)."""
+    from jobs.tables import ensure_table, lake_catalog
+
+    rows = _floor_rows(spark, bronze_folder)
+    table = lake_catalog(spark, LakeLayout.from_root(str(lake))).table("silver", "floor")
+    ensure_table(spark, table, rows.schema, ("year", "month", "day"))
+    rows.writeTo(table.identifier).append()
 
 
 def timed(action: Callable[[], Any]) -> tuple[float, Any]:
@@ -48,18 +64,29 @@ def bench_bronze_to_silver(spark: SparkSession, lake: Path, day: date, repeats: 
     layout = LakeLayout.from_root(str(lake))
     bronze = layout.bronze_ingest("transactions", day)
     floor_out = str(lake / "_bench_floor")
-    times: dict[str, list[float]] = {"floor": [], "job": [], "job_without_gate": []}
+    times: dict[str, list[float]] = {"floor": [], "iceberg_floor": [], "job": [], "job_without_gate": []}
     best_report: dict[str, Any] = {}
+    scratch = lake / "_bench_runs"
+
+    def fresh(name: str) -> Path:
+        """A fresh lake (its own catalog and table folders) for one run: every run promotes the day
+        into empty silver, as the floors write into nothing."""
+        root = scratch / name
+        shutil.rmtree(root, ignore_errors=True)
+        return root
 
     def promote(run_id: str, gate: bool) -> dict[str, Any]:
-        shutil.rmtree(layout.silver, ignore_errors=True)  # every run promotes the day into empty silver
-        shutil.rmtree(layout.quarantine, ignore_errors=True)
-        args = {"dataset": "transactions", "run_date": day.isoformat(), "lake_root": str(lake), "run_id": run_id}
+        root = fresh(run_id)
+        args = {"dataset": "transactions", "run_date": day.isoformat(), "run_id": run_id,
+                "bronze_root": layout.bronze, **{f"{layer}_root": str(root / layer)
+                                                 for layer in ("silver", "gold", "quarantine", "ops", "catalog")}}
         return bronze_to_silver.run(spark, args, quality_gate_enabled=gate)
 
     for attempt in range(repeats):
         seconds, _ = timed(lambda: floor_job(spark, bronze, floor_out))
         times["floor"].append(seconds)
+        seconds, _ = timed(lambda attempt=attempt: iceberg_floor_job(spark, bronze, fresh(f"floor-{attempt}")))
+        times["iceberg_floor"].append(seconds)
         seconds, report = timed(lambda attempt=attempt: promote(f"bench-{attempt}", gate=True))
         if not times["job"] or seconds < min(times["job"]):
             best_report = report
@@ -67,10 +94,14 @@ def bench_bronze_to_silver(spark: SparkSession, lake: Path, day: date, repeats: 
         seconds, _ = timed(lambda attempt=attempt: promote(f"bench-nogate-{attempt}", gate=False))
         times["job_without_gate"].append(seconds)
     shutil.rmtree(floor_out, ignore_errors=True)
+    shutil.rmtree(scratch, ignore_errors=True)
     best = {name: min(values) for name, values in times.items()}
     return {
         "bronze_rows": best_report["bronze_rows"],
         "floor_seconds": best["floor"],
+        "iceberg_floor_seconds": best["iceberg_floor"],
+        "ratio_to_iceberg_floor": best["job"] / best["iceberg_floor"],
+        "ratio_without_gate_to_iceberg_floor": best["job_without_gate"] / best["iceberg_floor"],
         "job_seconds": best["job"],
         "job_without_gate_seconds": best["job_without_gate"],
         "ratio": best["job"] / best["floor"],
@@ -88,13 +119,19 @@ def section(result: dict[str, Any]) -> list[str]:
     lines = [
         "## bronze_to_silver vs its floor (transactions)",
         "",
-        "Floor: the same session reads the same bronze CSV and writes the same year/month/day-partitioned",
-        "snappy Parquet with no typing, checks or deduplication. Best of the alternating runs of each.",
+        "Floors: the same session reads the same bronze CSV and writes the same year/month/day-partitioned",
+        "rows with no typing, checks or deduplication, as snappy Parquet files (the old floor) and as one",
+        "Iceberg commit into a fresh table (the floor of today's job, which writes Iceberg tables).",
+        "Every job run promotes the day into a fresh, empty lake. Best of the alternating runs of each.",
         "",
         "| bronze rows | floor (s) | bronze_to_silver (s) | ratio | without its gate (s) | ratio | target |",
         "|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {result['bronze_rows']:,} | {floor:.1f} | {result['job_seconds']:.1f} | **{result['ratio']:.2f}×** | "
-        f"{result['job_without_gate_seconds']:.1f} | {result['ratio_without_gate']:.2f}× | ≤ {TARGET_RATIO}× |",
+        f"| {result['bronze_rows']:,} | Parquet {floor:.1f} | {result['job_seconds']:.1f} | "
+        f"**{result['ratio']:.2f}×** | {result['job_without_gate_seconds']:.1f} | "
+        f"{result['ratio_without_gate']:.2f}× | ≤ {TARGET_RATIO}× |",
+        f"| {result['bronze_rows']:,} | Iceberg {result['iceberg_floor_seconds']:.1f} | {result['job_seconds']:.1f} | "
+        f"**{result['ratio_to_iceberg_floor']:.2f}×** | {result['job_without_gate_seconds']:.1f} | "
+        f"{result['ratio_without_gate_to_iceberg_floor']:.2f}× | |",
         "",
         "All runs (s): " + "; ".join(f"{name.replace('_', ' ')} {', '.join(f'{t:.1f}' for t in values)}"
                                      for name, values in result["all"].items()) + ".",

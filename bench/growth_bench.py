@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,8 @@ from bench.standalone import BENCH_DAY, run_standalone
 from jobs import bronze_to_silver
 from jobs.contracts import contracts_dir
 from jobs.lake import LakeLayout
+from jobs.silver.dedupe import with_partition_columns
+from jobs.tables import TableRef, lake_catalog, read_table
 
 DATASET = "transactions"
 
@@ -42,15 +44,20 @@ def earlier_day(promoted: DataFrame, days_back: int) -> DataFrame:
     return promoted.withColumn("transaction_id", key).withColumn("event_time", shifted)
 
 
-def partition_folder(table: str, day: date) -> str:
-    return f"{table}/year={day:%Y}/month={day:%m}/day={day:%d}"
+def day_rows(silver: DataFrame, day: date) -> DataFrame:
+    return silver.where((F.col("year") == f"{day:%Y}") & (F.col("month") == f"{day:%m}")
+                        & (F.col("day") == f"{day:%d}"))
 
 
-def grow_silver(spark: SparkSession, table: str, day: date, days: int) -> None:
-    """Write `days` earlier days into silver, each a copy of `day`'s promoted partition."""
-    promoted = spark.read.parquet(partition_folder(table, day))
-    for back in range(1, days + 1):
-        earlier_day(promoted, back).write.mode("overwrite").parquet(partition_folder(table, day - timedelta(days=back)))
+def grow_silver(spark: SparkSession, table: TableRef, day: date, days: int) -> None:
+    """Add `days` earlier days to silver (one commit), each a copy of `day`'s promoted rows."""
+    promoted = day_rows(read_table(spark, table), day).localCheckpoint()
+    earlier = [earlier_day(promoted, back).drop("year", "month", "day") for back in range(1, days + 1)]
+    grown = earlier[0]
+    for frame in earlier[1:]:
+        grown = grown.unionByName(frame)
+    with_partition_columns(grown, "event_time").select(*spark.table(table.identifier).columns) \
+        .writeTo(table.identifier).append()
 
 
 @contextmanager
@@ -83,43 +90,44 @@ def contracts_from(folder: Path | None) -> Iterator[None]:
 def bench_growth(spark: SparkSession, lake: Path, day: date = BENCH_DAY, days: int = 28,
                  repeats: int = 2) -> dict[str, Any]:
     layout = LakeLayout.from_root(str(lake))
-    table = layout.silver_table(DATASET)
-    aside = str(lake / "_silver_aside")
-    shutil.rmtree(layout.silver, ignore_errors=True)
+    scratch = lake / "_growth_empty"
+    table = lake_catalog(spark, layout).table("silver", DATASET)
 
-    def run(run_id: str) -> float:
-        shutil.rmtree(partition_folder(table, day), ignore_errors=True)
-        shutil.rmtree(layout.quarantine, ignore_errors=True)
+    def run(run_id: str, empty: bool) -> float:
+        """The day promoted into the grown silver (its own rows deleted first), or into an empty lake."""
+        if empty:
+            shutil.rmtree(scratch, ignore_errors=True)
+            roots = {f"{layer}_root": str(scratch / layer) for layer in ("silver", "gold", "quarantine", "catalog")}
+            args = {"bronze_root": layout.bronze, "ops_root": layout.ops, **roots}
+        else:
+            lake_catalog(spark, layout)
+            where = f"year = '{day:%Y}' AND month = '{day:%m}' AND day = '{day:%d}'"
+            spark.sql(f"DELETE FROM {table.identifier} WHERE {where}")
+            args = {"lake_root": str(lake)}
         started = time.perf_counter()
-        bronze_to_silver.run(spark, {"dataset": DATASET, "run_date": day.isoformat(), "lake_root": str(lake),
-                                     "run_id": run_id})
+        bronze_to_silver.run(spark, {"dataset": DATASET, "run_date": day.isoformat(), "run_id": run_id, **args})
         return time.perf_counter() - started
 
-    run("growth-seed")
+    run("growth-seed", empty=False)
     grow_silver(spark, table, day, days)
-    silver_rows = spark.read.parquet(table).count()
+    silver = read_table(spark, table)
+    silver_rows, day_count = silver.count(), day_rows(silver, day).count()
     times: dict[str, list[float]] = {"empty": [], "window": [], "whole": []}
     with whole_silver_contracts() as whole:
         for attempt in range(repeats + 1):  # the first round warms up and is not counted
             for case in times:
-                if case == "empty":
-                    shutil.move(table, aside)
-                try:
-                    with contracts_from(whole if case == "whole" else None):
-                        seconds = run(f"growth-{case}-{attempt}")
-                finally:
-                    if case == "empty":
-                        shutil.rmtree(table, ignore_errors=True)
-                        shutil.move(aside, table)
+                with contracts_from(whole if case == "whole" else None):
+                    seconds = run(f"growth-{case}-{attempt}", empty=case == "empty")
                 if attempt:
                     times[case].append(seconds)
+    shutil.rmtree(scratch, ignore_errors=True)
+    lake_catalog(spark, layout)  # the session's catalog back on this lake
     best = {case: min(values) for case, values in times.items()}
-    return {"days": days, "silver_rows_before": silver_rows - _rows_of_day(spark, table, day), "best": best,
+    return {"days": days, "silver_rows_before": silver_rows - day_count, "best": best,
             "all": times, "window_ratio": best["window"] / best["empty"], "whole_ratio": best["whole"] / best["empty"]}
 
 
-def _rows_of_day(spark: SparkSession, table: str, day: date) -> int:
-    return spark.read.parquet(partition_folder(table, day)).count()
+
 
 
 def section(spark: SparkSession, lake: Path, day: date) -> list[str]:

@@ -38,17 +38,25 @@ def promote_customers(spark: SparkSession, lake: Path, day: date) -> dict[str, A
                                         "lake_root": str(lake), "run_id": "bench-customers"})
 
 
+def drop_table(spark: SparkSession, lake: Path, layer: str, name: str) -> None:
+    """Drop a table and its files, so the next run starts from an empty one (customers stay)."""
+    from jobs.tables import lake_catalog
+
+    table = lake_catalog(spark, LakeLayout.from_root(str(lake))).table(layer, name)
+    spark.sql(f"DROP TABLE IF EXISTS {table.identifier} PURGE")
+    shutil.rmtree(table.location, ignore_errors=True)
+
+
 def real_job_pair(spark: SparkSession, lake: Path, day: date) -> tuple[Callable[[], Any], Callable[[], Any]]:
     """(transactions bronze_to_silver without the gate, the same job with it); each run starts from an
     empty silver transactions table and quarantine, so both do the same work every time."""
-    layout = LakeLayout.from_root(str(lake))
     runs = iter(range(1_000_000))
 
     def run(gated: bool) -> dict[str, Any]:
-        shutil.rmtree(layout.silver_table("transactions"), ignore_errors=True)
-        shutil.rmtree(layout.quarantine_table("transactions"), ignore_errors=True)
-        args = {"dataset": "transactions", "run_date": day.isoformat(), "lake_root": str(lake),
-                "run_id": f"bench-{'gated' if gated else 'plain'}-{next(runs)}"}
+        run_id = f"bench-{'gated' if gated else 'plain'}-{next(runs)}"
+        args = {"dataset": "transactions", "run_date": day.isoformat(), "lake_root": str(lake), "run_id": run_id}
+        drop_table(spark, lake, "silver", "transactions")
+        drop_table(spark, lake, "quarantine", "transactions")
         started = time.perf_counter()
         report = bronze_to_silver.run(spark, args, quality_gate_enabled=gated)
         return {"rows": report["bronze_rows"], "summary": report["quality"],

@@ -9,6 +9,7 @@ from infra.iam import GLUE_JOB_ROLE_ID
 from infra.packaging import ArtifactSet
 from infra.settings import GLUE_TEMP_PREFIX, DeploySettings
 from infra.storage import BootstrapOutputs
+from jobs.runtime import ICEBERG_EXTENSIONS
 from pipelines.registry import GlueJobSpec
 
 GLUE_DATABASE_ID = "GlueDatabase"
@@ -74,6 +75,11 @@ def job_arguments(settings: DeploySettings, bootstrap: BootstrapOutputs, artifac
         "--TempDir": bucket + GLUE_TEMP_PREFIX,
         "--enable-spark-ui": "true",
         "--spark-event-logs-path": f"{bucket}{GLUE_TEMP_PREFIX}spark-events/",
+        # Glue 5.0's own Iceberg (1.7.1); the catalog itself (GlueCatalog + S3FileIO) is registered by
+        # the job at start (jobs/tables.py), the same code that registers the embedded one locally.
+        "--datalake-formats": "iceberg",
+        "--conf": f"spark.sql.extensions={ICEBERG_EXTENSIONS}",
+        "--catalog": "glue",
     }
     if spec.job_type == "pythonshell":
         # Python shell supports neither Spark options nor continuous logging.

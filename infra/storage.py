@@ -155,15 +155,29 @@ def artifacts_bucket(settings: DeploySettings) -> Json:
                   noncurrent_days=NONCURRENT_VERSION_DAYS["artifacts"], logs_bucket={"Ref": LOGS_BUCKET_ID})
 
 
+def layer_expiration(layer: str) -> list[Json]:
+    """Object expiration only where objects are plain files: each bronze dataset's prefix (90 days).
+
+    Silver, gold and the quarantine (a prefix of the bronze bucket) are Iceberg tables: expiring a
+    data file that a current snapshot still references corrupts the table, so their retention
+    (silver 1 year, gold 3 years) must go through row deletes and snapshot expiry, never S3 lifecycle.
+    """
+    if layer != "bronze":
+        return []
+    from jobs.contracts import list_datasets
+
+    return [_expire(f"expire-bronze-{name}", LAYER_RETENTION_DAYS["bronze"], f"{name}/") for name in list_datasets()]
+
+
 def layer_bucket(settings: DeploySettings, layer: str, bootstrap: BootstrapOutputs) -> Json:
-    """Bronze (and its quarantine prefix) 90 days, silver 1 year, gold 3 years.
+    """Bronze datasets expire after 90 days (`layer_expiration`); the Iceberg tables never by lifecycle.
 
     Bronze is versioned because it is the only copy of the raw data; gold because consumers read it.
-    Silver is not: it is rebuilt from bronze, and re-runs overwrite partitions of masked data.
+    Silver is not: it is rebuilt from bronze, and its table keeps its own snapshots.
     """
     return bucket(settings, settings.bucket_name(layer),
                   encryption=_kms_encryption(bootstrap.kms_key_arn),
-                  lifecycle=[_expire(f"expire-{layer}", LAYER_RETENTION_DAYS[layer])],
+                  lifecycle=layer_expiration(layer),
                   noncurrent_days=NONCURRENT_VERSION_DAYS.get(layer) if layer in VERSIONED_LAYERS else None,
                   logs_bucket=bootstrap.logs_bucket)
 

@@ -60,7 +60,7 @@ from jobs.tables import (
     read_if_exists,
     stage_overwrite,
 )
-from jobs.wap import publish_all, refuse_if_failed
+from jobs.wap import publish_all, refuse_if_failed, retry_on_conflict
 
 if TYPE_CHECKING:
     from jobs.pii.keys import PiiKey
@@ -438,6 +438,12 @@ def stage_run(spark: SparkSession, catalog: LakeCatalog, contract: Contract, ctx
 
 
 def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool = True) -> dict[str, Any]:
+    """Promote one ingest date; a run that loses a commit race to another run of the same tables is
+    run again on the new snapshot (`jobs.wap.retry_on_conflict`). Returns the job report."""
+    return retry_on_conflict(lambda: promote(spark, args, quality_gate_enabled=quality_gate_enabled))
+
+
+def promote(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool = True) -> dict[str, Any]:
     """Promote one ingest date (see the module docstring); returns the job report.
 
     `quality_gate_enabled=False` exists for benchmarking only (bench/quality_bench.py measures the

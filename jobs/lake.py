@@ -72,6 +72,11 @@ class LakeLayout:
     def gold_table(self, table: str) -> str:
         return _join(self.gold, table)
 
+    def sagemaker_channel(self, table: str, as_of: str, split: str) -> str:
+        """Files exported from a gold table for a SageMaker File-mode channel (SageMaker reads files,
+        not tables): `<gold>/sagemaker/<table>/as_of_date=D/split=S/`, replaced whole per run date."""
+        return _join(self.gold, "sagemaker", table, f"as_of_date={as_of}", f"split={split}")
+
     def staging(self, table_root: str, run_id: str) -> str:
         """Where a run writes before publishing; `_`-prefixed so Spark readers skip it."""
         return _join(table_root, "_staging", run_id)

@@ -52,7 +52,7 @@ from jobs.tables import (
     read_table,
     stage_overwrite,
 )
-from jobs.wap import publish_all, refuse_if_failed
+from jobs.wap import publish_all, refuse_if_failed, retry_on_conflict
 
 if TYPE_CHECKING:
     from jobs.quality.gate import GateResult
@@ -184,6 +184,11 @@ def gated(spark: SparkSession, table: DataFrame, name: str, run_date: date, run_
 
 
 def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
+    """The job, run again on the new snapshot if another run commits to its tables first."""
+    return retry_on_conflict(lambda: run_once(spark, args))
+
+
+def run_once(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     run_date = parse_run_date(args["run_date"])
     run_id = args.get("run_id") or f"{JOB_NAME}-{run_date:%Y%m%d}-{uuid.uuid4().hex[:8]}"

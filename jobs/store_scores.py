@@ -28,7 +28,7 @@ from jobs.runtime import glue_entry_point
 from jobs.scoring_input import scoring_partition
 from jobs.storage import write_json
 from jobs.tables import current_snapshot, ensure_table, lake_catalog, partition_predicate, stage_overwrite
-from jobs.wap import publish_all
+from jobs.wap import publish_all, retry_on_conflict
 
 JOB_NAME = "store_scores"
 TABLE = "fraud_scores"
@@ -83,6 +83,11 @@ def fraud_score_rows(scores: DataFrame, transactions: DataFrame, day: date, run_
 
 
 def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
+    """The job, run again on the new snapshot if another run commits to its tables first."""
+    return retry_on_conflict(lambda: run_once(spark, args))
+
+
+def run_once(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     ctx = JobContext.from_args(args)
     layout = ctx.layout
     day = ctx.run_date

@@ -157,10 +157,10 @@ def glue_catalog_properties(warehouse: str) -> dict[str, str]:
 
 
 def choose_catalog_kind(args: Mapping[str, Any]) -> str:
-    """`--catalog local|glue`; by default the Glue Data Catalog on Glue, the embedded one elsewhere."""
-    from jobs.runtime import in_glue
-
-    chosen = str(args.get("catalog") or ("glue" if in_glue() else "local")).lower()
+    """`--catalog local|glue`. The deployed jobs pass `--catalog glue` and `--glue_database`; without
+    `--catalog`, a job given `--glue_database` uses the Glue Data Catalog, any other the embedded one
+    (so the Glue Docker image runs on the embedded catalog like a laptop)."""
+    chosen = str(args.get("catalog") or ("glue" if args.get("glue_database") else "local")).lower()
     if chosen not in {"local", "glue"}:
         raise ValueError(f"--catalog must be 'local' or 'glue', got {chosen!r}")
     if chosen == "glue" and not args.get("glue_database"):

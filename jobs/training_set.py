@@ -3,9 +3,12 @@
 For run date D, labelled transactions of the `train_days` days before the held-out window and of
 the `holdout_days` days ending on D (the later window, kept for evaluation) get the features
 of `jobs.ml.features`: each row sees only what was known just before its transaction (velocity
-windows end one second earlier, the gold snapshot is the previous day's). Written to
-`gold/training_set/as_of_date=D/split=train|holdout/` and published atomically (a re-run replaces
-both splits). Rows without a label are left out and counted. The report feeds the run manifest.
+windows end one second earlier, the gold snapshot is the previous day's). Written to the gold Iceberg
+table `training_set` (partitions `as_of_date`, `split`) in one commit that replaces the run date's
+splits, then exported from that very snapshot as Parquet files for SageMaker's File-mode channel
+(`gold/sagemaker/training_set/as_of_date=D/split=train|holdout/`, each folder replaced whole). Rows
+without a label are left out and counted. The report feeds the run manifest and names the snapshots of
+the tables the set was built from (`input_snapshots`).
 
 Arguments: `--run_date` (required), `--run_id`, `--pipeline`, lake roots, `--train_days`
 (default 28), `--holdout_days` (default 7).
@@ -23,13 +26,14 @@ from pyspark.sql import functions as F
 
 from jobs.gold.windows import window_days
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
+from jobs.lake import LakeLayout
 from jobs.ml.feature_spec import LABEL_COLUMN
 from jobs.ml.features import OUTPUT_COLUMNS, transaction_features
 from jobs.ml.inputs import ModelInputs, snapshot_days
-from jobs.publish import publish_partitions
 from jobs.runtime import glue_entry_point
-from jobs.storage import write_json
-from jobs.tables import lake_catalog
+from jobs.storage import remove_tree, replace_folder, write_json
+from jobs.tables import TableRef, current_snapshot, ensure_table, lake_catalog, read_table, stage_overwrite
+from jobs.wap import publish_all
 
 JOB_NAME = "training_set"
 TABLE = "training_set"
@@ -82,6 +86,21 @@ def check_trainable(counts: dict[str, dict[str, int]], windows: dict[str, list[s
                 f"with {figures['positives']} fraud: both classes are needed; ingest more days or widen the window")
 
 
+def export_channels(spark: SparkSession, table: TableRef, snapshot: int, layout: LakeLayout, as_of: str,
+                    run_id: str) -> dict[str, str]:
+    """Each split of the published snapshot as Parquet files in SageMaker's channel folder."""
+    published = read_table(spark, table, snapshot).where(F.col("as_of_date") == F.lit(as_of))
+    channels = {}
+    for split in ("train", "holdout"):
+        target = layout.sagemaker_channel(TABLE, as_of, split)
+        staging = layout.staging(f"{layout.gold}/sagemaker/{TABLE}", f"{run_id}-{as_of}-{split}")
+        remove_tree(staging)
+        published.where(F.col("split") == split).drop(*PARTITION_COLUMNS).write.mode("overwrite").parquet(staging)
+        replace_folder(staging, target)
+        channels[split] = target
+    return channels
+
+
 def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     ctx = JobContext.from_args(args)
     layout = ctx.layout
@@ -89,7 +108,8 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
                                              int(args.get("holdout_days") or 7))
     first_day = train_days[0]
     history_days = [first_day - timedelta(days=1), *train_days, *holdout_days]
-    inputs = ModelInputs(spark, lake_catalog(spark, layout, args), pinned=pinned_snapshots(args))
+    catalog = lake_catalog(spark, layout, args)
+    inputs = ModelInputs(spark, catalog, pinned=pinned_snapshots(args))
     snapshots = inputs.customer_features(history_days[:-1])
     features = transaction_features(inputs.transactions(history_days), inputs.customers(),
                                      snapshots, first_day=first_day)
@@ -103,9 +123,12 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         counts = split_counts(content)
         unlabelled = features.where(F.col(LABEL_COLUMN).isNull()).count()
         check_trainable(counts, windows)
-        table = layout.gold_table(TABLE)
-        publish_partitions(content, table, [(as_of, "train"), (as_of, "holdout")], layout.staging(table, ctx.run_id),
-                           columns=PARTITION_COLUMNS)
+        table = catalog.table("gold", TABLE)
+        ensure_table(spark, table, content.schema, PARTITION_COLUMNS, "gold training_set (lakehouse training_set)")
+        staged = stage_overwrite(spark, table, content, F.col("as_of_date") == F.lit(as_of), run_id=ctx.run_id,
+                                 job=JOB_NAME, read_snapshot=current_snapshot(spark, table))
+        snapshots = publish_all(spark, [staged])
+        channels = export_channels(spark, table, snapshots[table.display]["snapshot_after"], layout, as_of, ctx.run_id)
     finally:
         content.unpersist()
     missing_snapshots = sorted(set(history_days[:-1]) - snapshot_days(snapshots))
@@ -120,8 +143,9 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         # the table snapshots this training set was built from (recorded in the model registry):
         # `--input_snapshots '<this JSON>'` rebuilds it from exactly the same data
         "input_snapshots": inputs.snapshots,
-        "tables": {TABLE: {"path": f"{table}/as_of_date={as_of}",
-                           "rows_written": sum(c["rows"] for c in counts.values())}},
+        "tables": {TABLE: {"path": table.location, "partition": f"as_of_date={as_of}",
+                           "rows_written": sum(c["rows"] for c in counts.values()), **snapshots[table.display]}},
+        "sagemaker_channels": channels,
     }
     write_json(layout.job_report(ctx.pipeline, ctx.run_date, ctx.run_id, JOB_NAME), report)
     return report

@@ -9,12 +9,13 @@ date (idempotent) completes them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import SparkSession
 
-from jobs.tables import StagedSnapshotRefused, StagedWrite, publish
+from jobs.tables import StagedSnapshotRefused, StagedWrite, TableConflictError, publish
 
 if TYPE_CHECKING:
     from jobs.quality.gate import GateResult
@@ -39,3 +40,23 @@ def publish_all(spark: SparkSession, staged: Sequence[StagedWrite]) -> dict[str,
                                 "staged_snapshot": write.staged_snapshot,
                                 "location": write.ref.location, "table": write.ref.display}
             for write in staged}
+
+
+CONFLICT_ATTEMPTS = 3
+
+
+def retry_on_conflict(job: Callable[[], dict[str, Any]], attempts: int = CONFLICT_ATTEMPTS) -> dict[str, Any]:
+    """Run `job`; when another run committed to one of its tables first (TableConflictError), run it
+    again from the start, so it reads the new snapshot. Jobs are idempotent, so the retry computes the
+    content the lake should hold. After `attempts`, the conflict is raised (it names table and run)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            report = job()
+        except TableConflictError as conflict:
+            if attempt == attempts:
+                raise
+            print(f"retrying (attempt {attempt + 1} of {attempts}): {conflict}", file=sys.stderr)
+            continue
+        report["conflict_retries"] = attempt - 1
+        return report
+    raise AssertionError("unreachable")

@@ -117,11 +117,14 @@ def _open_tables(args: argparse.Namespace):  # -> LakeTables
 def cmd_history(args: argparse.Namespace) -> int:
     from pipelines.lake_tables import history, history_lines
 
-    lake = _open_tables(args)
-    names = [args.table] if args.table else lake.names()
-    for name in names:
-        rows = history(lake.load(name))
-        print("\n".join(history_lines(name, rows[-args.limit:] if args.limit else rows)))
+    try:
+        lake = _open_tables(args)
+        for name in [args.table] if args.table else lake.names():
+            rows = history(lake.load(name))
+            print("\n".join(history_lines(name, rows[-args.limit:] if args.limit else rows)))
+    except LookupError as missing:
+        print(f"history: {missing}", file=sys.stderr)
+        return 2
     return 0
 
 

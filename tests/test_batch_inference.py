@@ -20,6 +20,7 @@ from jobs.lake import LakeLayout
 from jobs.ml import inference, train
 from jobs.ml.artifacts import DEFAULT_MODEL_NAME
 from jobs.ml.feature_spec import FEATURE_COLUMNS
+from jobs.tables import lake_table
 from pipelines.local_engine import LocalSageMaker, LocalStepFunctions
 from pipelines.local_run import LocalGlueRunner, execution_input, local_deploy_values, local_s3
 from pipelines.registry import PIPELINES
@@ -114,7 +115,7 @@ def test_store_scores_joins_each_score_back_to_its_transaction(spark: SparkSessi
     write_transform_output(layout, "r1", [(t[0], 0.1 * i) for i, t in enumerate(DAY_TWO)])
     report = store_scores.run(spark, {"run_date": "2024-03-02", "run_id": "r1", "lake_root": str(tmp_path)})
 
-    stored = spark.read.parquet(layout.gold_table("fraud_scores"))
+    stored = lake_table(spark, layout, "gold", "fraud_scores")
     assert report["tables"]["fraud_scores"]["rows_written"] == 5 and report["model_versions"] == ["v1"]
     assert sorted((r["transaction_id"], r["customer_id"], r["event_date"]) for r in stored.collect()) == sorted(
         (t[0], t[1], "2024-03-02") for t in DAY_TWO)
@@ -160,7 +161,7 @@ def test_the_batch_inference_pipeline_scores_every_transaction_of_the_day(spark:
                                       "StoreScores", "FinalizeRun", "BatchInferenceSucceeded"]
     [transform] = result.sagemaker_runs
     assert (transform.name, transform.status) == ("lakehouse-local-fraud-score-2024-03-02-a1-r0", "Completed")
-    stored = spark.read.parquet(f"{layout.gold_table('fraud_scores')}/event_date=2024-03-02").toPandas()
+    stored = lake_table(spark, layout, "gold", "fraud_scores").where("event_date = '2024-03-02'").toPandas()
     assert sorted(stored["transaction_id"]) == sorted(t[0] for t in DAY_TWO)
     assert stored["transaction_id"].is_unique and stored["fraud_score"].between(0, 1).all()
     assert set(stored["model_version"]) == {"training-2024-02-25"}
@@ -204,7 +205,7 @@ def test_a_run_started_by_the_ingestion_success_event_scores_that_ingestion_date
                                           "Defaults", "ApplyDefaults"]
     [transform] = result.sagemaker_runs
     assert re.fullmatch(r"lakehouse-local-fraud-score-2024-03-02-a[0-9a-f]{8}-r0", transform.name), transform.name
-    stored = spark.read.parquet(f"{layout.gold_table('fraud_scores')}/event_date=2024-03-02").toPandas()
+    stored = lake_table(spark, layout, "gold", "fraud_scores").where("event_date = '2024-03-02'").toPandas()
     assert sorted(stored["transaction_id"]) == sorted(t[0] for t in DAY_TWO)
     manifest = json.loads(Path(layout.manifest("batch_inference", D2, "batch_inference-2024-03-02")).read_text())
     assert manifest["status"] == "SUCCEEDED"

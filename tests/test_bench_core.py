@@ -18,9 +18,11 @@ def test_the_benchmark_runs_end_to_end_on_a_small_day(spark, tmp_path):
 
     assert result["bronze_rows"] == 300
     assert {name: len(times) for name, times in result["all"].items()} == {
-        "floor": 1, "job": 1, "job_without_gate": 1}
+        "floor": 1, "iceberg_floor": 1, "job": 1, "job_without_gate": 1}
+    assert result["ratio_to_iceberg_floor"] == pytest.approx(result["job_seconds"] / result["iceberg_floor_seconds"])
     assert result["ratio"] == pytest.approx(result["job_seconds"] / result["floor_seconds"])
     assert "quality_gate" in result["phases"] and result["phases"]["total"] <= result["job_seconds"]
     text = "\n".join(section(result))
     assert f"**{result['ratio']:.2f}×**" in text and "| quality_gate |" in text
-    assert not (tmp_path / "lake" / "_bench_floor").exists()
+    assert "| 300 | Iceberg " in text
+    assert not (tmp_path / "lake" / "_bench_floor").exists() and not (tmp_path / "lake" / "_bench_runs").exists()

@@ -29,4 +29,4 @@ def test_the_benchmark_runs_end_to_end_on_a_small_day(spark, tmp_path):
     result = bench_growth(spark, tmp_path / "lake", day, days=2, repeats=1)
     assert result["silver_rows_before"] == 2 * 300
     assert set(result["best"]) == {"empty", "window", "whole"}
-    assert not (tmp_path / "lake" / "_silver_aside").exists()
+    assert not (tmp_path / "lake" / "_growth_empty").exists()

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
+from jobs.tables import lake_table
+from pipelines.lake_tables import open_local
 from pipelines.local_run import local_pipelines
 from pipelines.synthetic import generate
 
@@ -59,7 +61,7 @@ def test_counts_reconcile_with_what_was_written(dirty_lake, offset):
 def test_each_quarantine_flaw_is_quarantined_with_its_reason(spark, dirty_lake, offset):
     day = START + timedelta(days=offset)
     for dataset, info in labels(dirty_lake, day)["datasets"].items():
-        quarantine = spark.read.parquet(str(dirty_lake / "quarantine" / dataset / f"ingest_date={day}"))
+        quarantine = lake_table(spark, dirty_lake, "quarantine", dataset).where(F.col("ingest_date") == F.lit(day))
         rows = quarantine.select("source_file", "record_key", "reasons").collect()
         by_key = {(Path(r["source_file"]).name, r["record_key"]): set(r["reasons"]) for r in rows}
         # Records without a usable key (malformed, or the key itself missing) are matched by file and reason.
@@ -86,7 +88,7 @@ def test_duplicates_are_counted_and_late_records_land_in_their_event_day(spark, 
     for dataset, info in labels(dirty_lake, day)["datasets"].items():
         flaws = Counter(f["flaw"] for f in info["flaws"])
         assert counts[dataset]["duplicate_rows"] == flaws["exact_duplicate"] + flaws["stale_resend"], dataset
-        silver = spark.read.parquet(str(dirty_lake / "silver" / dataset))
+        silver = lake_table(spark, dirty_lake, "silver", dataset)
         contract_key = KEYS[dataset]
         for flaw in (f for f in info["flaws"] if f["flaw"] == "late_arrival"):
             event_day = flaw["value"][:10]
@@ -113,10 +115,10 @@ def _raw_pii_values(lake: Path) -> dict[str, set[str]]:
     return values
 
 
-def _strings_in(spark, folder: Path) -> set[str]:
+def _strings_in(spark, lake: Path, layer: str) -> set[str]:
     found: set[str] = set()
-    for table in [p for p in folder.iterdir() if p.is_dir()]:
-        frame = spark.read.parquet(str(table))
+    for name in [n.split(".")[1] for n in open_local(lake).names() if n.startswith(f"{layer}.")]:
+        frame = lake_table(spark, lake, layer, name)
         columns = [f.name for f in frame.schema.fields if f.dataType.simpleString() == "string"
                    and f.name not in ("city", "state")]  # a town may share a first name
         for row in frame.select(*columns).collect():
@@ -125,7 +127,7 @@ def _strings_in(spark, folder: Path) -> set[str]:
 
 
 def test_no_structured_pii_value_reaches_silver_or_gold(spark, dirty_lake):
-    stored = _strings_in(spark, dirty_lake / "silver") | _strings_in(spark, dirty_lake / "gold")
+    stored = _strings_in(spark, dirty_lake, "silver") | _strings_in(spark, dirty_lake, "gold")
     leaks = {column: sorted(forms & stored)[:5] for column, forms in _raw_pii_values(dirty_lake).items()
              if column.split(".")[1] not in ("date_of_birth", "postal_code") and forms & stored}
     assert leaks == {}
@@ -135,7 +137,7 @@ def test_no_structured_pii_value_reaches_silver_or_gold(spark, dirty_lake):
 def test_free_text_redaction_recall_per_entity_type(spark, dirty_lake):
     """Labelled PII inserted into ticket subjects and bodies must be gone from silver."""
     redacted = {row["ticket_id"]: row for row in
-                spark.read.parquet(str(dirty_lake / "silver" / "support_tickets")).select(
+                lake_table(spark, dirty_lake, "silver", "support_tickets").select(
                     "ticket_id", "subject", "body").collect()}
     found: Counter[str] = Counter()
     missed: Counter[str] = Counter()

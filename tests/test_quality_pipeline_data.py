@@ -15,6 +15,7 @@ from jobs.contracts import load_contract
 from jobs.gold.features import customer_features
 from jobs.gold.merchant_metrics import daily_merchant_metrics
 from jobs.quality import GateResult, run_quality_gate
+from jobs.tables import lake_table
 from pipelines.synthetic.generator import generate
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -42,7 +43,7 @@ def _gate(spark: SparkSession, df: DataFrame, lake: Path, layer: str, suite: str
 
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_promoted_silver_passes_its_suite(spark: SparkSession, lake: Path, dataset: str) -> None:
-    silver = spark.read.parquet(str(lake / "silver" / dataset))
+    silver = lake_table(spark, lake, "silver", dataset)
     result = _gate(spark, silver, lake, "silver", dataset)
     assert result.passed, [f.describe() for f in result.failed]
     assert result.summary["quarantined_rows"] == 0, result.summary["quarantined_by_reason"]
@@ -53,8 +54,8 @@ def test_promoted_silver_passes_its_suite(spark: SparkSession, lake: Path, datas
 
 
 def test_gold_tables_built_from_that_silver_pass_their_suites(spark: SparkSession, lake: Path) -> None:
-    transactions = spark.read.parquet(str(lake / "silver" / "transactions"))
-    customers = spark.read.parquet(str(lake / "silver" / "customers"))
+    transactions = lake_table(spark, lake, "silver", "transactions")
+    customers = lake_table(spark, lake, "silver", "customers")
     features = customer_features(transactions, customers, DAY)
     metrics = daily_merchant_metrics(transactions, DAY)
     for table, df in (("customer_features", features), ("daily_merchant_metrics", metrics)):

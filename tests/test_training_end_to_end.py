@@ -12,7 +12,9 @@ import pytest
 from pyspark.sql import SparkSession
 
 from jobs.lake import LakeLayout
+from jobs.tables import lake_table
 from pipelines.backfill import LocalTarget, backfill
+from pipelines.lake_tables import open_local
 from pipelines.local_run import DEMO_TRAINING_INPUT, run_model_pipelines
 from pipelines.synthetic.generator import generate
 
@@ -35,8 +37,16 @@ def test_demo_sized_lake_trains_a_model_that_beats_the_baseline_and_scores_the_d
     metrics = json.loads(Path(layout.model_version("fraud_model", training.run_id), "metrics.json").read_text())
     assert metrics["auc"] > metrics["baseline"]["auc"] and metrics["positives"] > 50
     assert batch.status == "SUCCEEDED", batch.error_message
-    scores = spark.read.parquet(f"{layout.gold_table('fraud_scores')}/event_date={last.isoformat()}")
-    silver = spark.read.parquet(layout.silver_table("transactions")).where(
+    decision = json.loads(Path(layout.model_version("fraud_model", training.run_id), "decision.json").read_text())
+    tables = open_local(tmp_path)
+    # the registry names the exact snapshots the model was trained from
+    assert decision["data"]["training_set_snapshot"] == tables.load("gold.training_set").metadata.current_snapshot_id
+    assert set(decision["data"]["input_snapshots"]) == {"silver.transactions", "silver.customers",
+                                                        "gold.customer_features"}
+    assert all(tables.load(name).snapshot_by_id(snapshot) is not None
+               for name, snapshot in decision["data"]["input_snapshots"].items())
+    scores = lake_table(spark, layout, "gold", "fraud_scores").where(f"event_date = '{last.isoformat()}'")
+    silver = lake_table(spark, layout, "silver", "transactions").where(
         f"year = '{last:%Y}' and month = '{last:%m}' and day = '{last:%d}'")
     assert scores.count() == silver.count() == scores.select("transaction_id").distinct().count()
     assert scores.join(silver, "transaction_id", "left_anti").count() == 0

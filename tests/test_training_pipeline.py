@@ -81,7 +81,7 @@ class SparklessTrainingJobs:
          "finalize_run": lambda a: finalize_run.run(None, a)}[name](args)
 
     def split_path(self, run_date: str, split: str) -> Path:
-        return Path(self.layout.gold_table("training_set")) / f"as_of_date={run_date}" / f"split={split}"
+        return Path(self.layout.sagemaker_channel("training_set", run_date, split))
 
     def training_set(self, args: dict[str, Any]) -> None:
         day = date.fromisoformat(args["run_date"])

@@ -21,7 +21,8 @@ from jobs.lake import LakeLayout
 from jobs.ml.feature_spec import FEATURE_COLUMNS
 from jobs.ml.features import OUTPUT_COLUMNS, transaction_features
 from jobs.ml.inputs import CUSTOMERS_SCHEMA, TRANSACTIONS_SCHEMA
-from tests.frames import assert_rows, rows
+from jobs.tables import lake_table
+from tests.frames import assert_rows, rows, write_table
 
 D1, D2, D3 = date(2024, 3, 1), date(2024, 3, 2), date(2024, 3, 3)
 SNAPSHOT_SCHEMA = T.StructType([
@@ -64,12 +65,11 @@ def write_lake(spark: SparkSession, root: Path, transactions: list[tuple[Any, ..
                snapshots: list[tuple[Any, ...]]) -> LakeLayout:
     """Silver transactions and customers and gold customer_features, laid out as the pipelines do."""
     layout = LakeLayout.from_root(str(root))
-    transactions_df(spark, transactions).write.partitionBy("year", "month", "day").parquet(
-        layout.silver_table("transactions"))
-    customers = customers_df(spark, customers)
-    customers.selectExpr("*", "'2024' as year", "'03' as month", "'01' as day").write.partitionBy(
-        "year", "month", "day").parquet(layout.silver_table("customers"))
-    snapshots_df(spark, snapshots).write.partitionBy("as_of_date").parquet(layout.gold_table("customer_features"))
+    partitions = ("year", "month", "day")
+    write_table(spark, layout, "silver", "transactions", transactions_df(spark, transactions), partitions)
+    customers_frame = customers_df(spark, customers).selectExpr("*", "'2024' as year", "'03' as month", "'01' as day")
+    write_table(spark, layout, "silver", "customers", customers_frame, partitions)
+    write_table(spark, layout, "gold", "customer_features", snapshots_df(spark, snapshots), ("as_of_date",))
     return layout
 
 
@@ -161,10 +161,12 @@ def test_the_job_writes_both_splits_atomically_and_reports_them(spark: SparkSess
     assert report["splits"] == {"train": {"rows": 8, "positives": 2}, "holdout": {"rows": 4, "positives": 1}}
     assert report["unlabelled_rows_left_out"] == 1
     assert report["feature_snapshot_days_missing"] == []
-    table = Path(layout.gold_table("training_set")) / "as_of_date=2024-03-04"
-    assert sorted(p.name for p in table.iterdir()) == ["split=holdout", "split=train"]
-    holdout = spark.read.parquet(str(table / "split=holdout"))
+    table = lake_table(spark, layout, "gold", "training_set").where("as_of_date = '2024-03-04'")
+    assert {r["split"]: r["count"] for r in table.groupBy("split").count().collect()} == {"train": 8, "holdout": 4}
+    holdout = spark.read.parquet(report["sagemaker_channels"]["holdout"])  # SageMaker's channel: plain files
     assert {r["event_date"] for r in holdout.collect()} == {date(2024, 3, 4)}
+    assert holdout.count() == 4 and "split" not in holdout.columns
+    assert set(report["input_snapshots"]) == {"silver.transactions", "silver.customers", "gold.customer_features"}
     saved = json.loads(Path(layout.job_report("training", date(2024, 3, 4), "training-2024-03-04",
                                               "training_set")).read_text())
     assert saved["tables"]["training_set"]["rows_written"] == 12
@@ -179,3 +181,27 @@ def test_a_window_without_fraud_fails_the_job_and_publishes_nothing(spark: Spark
         training_set.run(spark, {"run_date": "2024-03-04", "lake_root": str(tmp_path), "train_days": "2",
                                  "holdout_days": "1"})
     assert not Path(layout.gold_table("training_set")).exists()
+    assert not Path(layout.gold, "sagemaker").exists()
+
+
+def test_a_training_set_is_rebuilt_from_the_snapshots_its_report_names(spark: SparkSession, tmp_path: Path) -> None:
+    """The registry keeps `input_snapshots`; given back, they rebuild the same set after silver moved on."""
+    days = [date(2024, 3, d) for d in range(1, 5)]
+    layout = write_lake(spark, tmp_path, labelled_days(days), [("C0", "2024-02-01T00:00:00")],
+                        [snapshot("C0", d, "10.00") for d in days])
+    args = {"run_date": "2024-03-04", "lake_root": str(tmp_path), "train_days": "2", "holdout_days": "1"}
+    first = training_set.run(spark, {**args, "run_id": "first"})
+    columns = [c for c in OUTPUT_COLUMNS if c != "event_time"]
+    built = rows(lake_table(spark, layout, "gold", "training_set"), columns)
+
+    later = transactions_df(spark, [txn("TLATE", "C0", "2024-03-04T23:00:00", fraud=True)])
+    write_table(spark, layout, "silver", "transactions",
+                lake_table(spark, layout, "silver", "transactions").unionByName(later), ("year", "month", "day"))
+    moved = training_set.run(spark, {**args, "run_id": "moved"})
+    assert moved["splits"]["holdout"]["rows"] == first["splits"]["holdout"]["rows"] + 1  # the new row is read
+
+    pinned = json.dumps(first["input_snapshots"])
+    again = training_set.run(spark, {**args, "run_id": "again", "input_snapshots": pinned})
+    assert again["input_snapshots"] == first["input_snapshots"]
+    assert again["splits"] == first["splits"]
+    assert rows(lake_table(spark, layout, "gold", "training_set"), columns) == built

@@ -42,10 +42,20 @@ def load_archived_bundle(archive: bytes) -> dict[str, Any]:
         return model_bundle.load_bundle(folder)
 
 
-def read_split(spark: SparkSession, layout: LakeLayout, as_of: str, split: str) -> Any:
-    path = require(f"{layout.gold_table(TRAINING_SET_TABLE)}/as_of_date={as_of}/split={split}",
-                   f"the training set's {split} split for {as_of}")
-    return spark.read.parquet(path)
+def read_split(spark: SparkSession, layout: LakeLayout, as_of: str, split: str, args: dict[str, Any]) -> Any:
+    """One split of the run date's training set, from the gold table (the snapshot current now, which
+    the training_set job of this run published)."""
+    from pyspark.sql import functions as F
+
+    from jobs.tables import lake_catalog, read_if_exists
+
+    table = lake_catalog(spark, layout, args).table("gold", TRAINING_SET_TABLE)
+    rows = read_if_exists(spark, table)
+    if rows is None:
+        raise FileNotFoundError(f"the training set's {split} split for {as_of}: no table {table.identifier} "
+                                f"({table.location}); run the training_set job first")
+    return rows.where((F.col("as_of_date") == F.lit(as_of)) & (F.col("split") == F.lit(split))).drop(
+        "as_of_date", "split")
 
 
 def deployed_champion(layout: LakeLayout, model_name: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -98,10 +108,10 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     archive_path = require(training_output_archive(layout, model_name, version, args["training_job_name"]),
                            "the training job's model archive")
     archive = read_bytes(archive_path)
-    train_totals = read_split(spark, layout, as_of, "train").agg(
+    train_totals = read_split(spark, layout, as_of, "train", args).agg(
         F.count(F.lit(1)).alias("rows"), F.sum(LABEL_COLUMN).alias("positives")).first()
     training_fraud_rate = float(train_totals["positives"] or 0) / max(int(train_totals["rows"]), 1)
-    holdout: pd.DataFrame = read_split(spark, layout, as_of, "holdout").toPandas()
+    holdout: pd.DataFrame = read_split(spark, layout, as_of, "holdout", args).toPandas()
     document = evaluation_document(
         load_archived_bundle(archive), holdout, training_fraud_rate, deployed_champion(layout, model_name),
         {"model_name": model_name, "version": version, "training_job_name": args["training_job_name"],

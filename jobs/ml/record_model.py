@@ -41,6 +41,19 @@ def metrics_summary(metrics: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def training_data(layout: Any, pipeline: str, run_date: Any, run_id: str) -> dict[str, Any] | None:
+    """The table snapshots this version was trained from, from the run's training_set report: the
+    gold training_set snapshot, and the silver/gold snapshots that set was built from
+    (`training_set --input_snapshots` rebuilds it from exactly those)."""
+    report_path = layout.job_report(pipeline, run_date, run_id, "training_set")
+    if not exists(report_path):
+        return None
+    report = read_json(report_path)
+    table = (report.get("tables") or {}).get("training_set", {})
+    return {"training_set_snapshot": table.get("snapshot_after"), "input_snapshots": report.get("input_snapshots"),
+            "windows": report.get("windows")}
+
+
 def run(_spark: Any, args: dict[str, Any]) -> dict[str, Any]:
     ctx = JobContext.from_args(args)
     layout = ctx.layout
@@ -60,6 +73,7 @@ def run(_spark: Any, args: dict[str, Any]) -> dict[str, Any]:
         "run_date": ctx.run_date.isoformat(),
         "training_job_name": args["training_job_name"],
         "metrics": metrics_summary(metrics),
+        "data": training_data(layout, ctx.pipeline, ctx.run_date, version),
     }
     if decision == "deployed":
         archive_path = require(training_output_archive(layout, model_name, version, args["training_job_name"]),

@@ -31,7 +31,7 @@ from jobs import bronze_to_silver
 from jobs.contracts import contracts_dir
 from jobs.lake import LakeLayout
 from jobs.silver.dedupe import with_partition_columns
-from jobs.tables import TableRef, lake_catalog, read_table
+from jobs.tables import TableRef, current_snapshot, lake_catalog, read_table
 
 DATASET = "transactions"
 
@@ -101,8 +101,9 @@ def bench_growth(spark: SparkSession, lake: Path, day: date = BENCH_DAY, days: i
             args = {"bronze_root": layout.bronze, "ops_root": layout.ops, **roots}
         else:
             lake_catalog(spark, layout)
-            where = f"year = '{day:%Y}' AND month = '{day:%m}' AND day = '{day:%d}'"
-            spark.sql(f"DELETE FROM {table.identifier} WHERE {where}")
+            if current_snapshot(spark, table) is not None:
+                where = f"year = '{day:%Y}' AND month = '{day:%m}' AND day = '{day:%d}'"
+                spark.sql(f"DELETE FROM {table.identifier} WHERE {where}")
             args = {"lake_root": str(lake)}
         started = time.perf_counter()
         bronze_to_silver.run(spark, {"dataset": DATASET, "run_date": day.isoformat(), "run_id": run_id, **args})

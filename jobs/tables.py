@@ -54,10 +54,12 @@ class StagedSnapshotRefused(RuntimeError):
 
 
 def _is_conflict(error: Exception) -> bool:
+    """Another commit won: Iceberg's validation or optimistic-commit failures, and SQLite refusing the
+    embedded catalog's pointer update while another process writes it (the update did not happen)."""
     text = str(error)
     return any(marker in text for marker in (
         "ValidationException", "CommitFailedException", "Cannot cherry-pick", "Found conflicting files",
-        "CommitStateUnknownException"))
+        "SQLITE_BUSY", "database is locked"))
 
 
 @dataclass(frozen=True)
@@ -120,14 +122,43 @@ def lake_name(kind: str, namespace: str, table_name: str) -> tuple[str, str]:
     return namespace, table_name
 
 
+# The JDBC catalog's own tables (Iceberg's schema "V0", which pyiceberg's SqlCatalog reads too).
+CATALOG_TABLES_DDL = (
+    "CREATE TABLE IF NOT EXISTS iceberg_tables (catalog_name VARCHAR(255) NOT NULL, "
+    "table_namespace VARCHAR(255) NOT NULL, table_name VARCHAR(255) NOT NULL, metadata_location VARCHAR(1000), "
+    "previous_metadata_location VARCHAR(1000), PRIMARY KEY (catalog_name, table_namespace, table_name))",
+    "CREATE TABLE IF NOT EXISTS iceberg_namespace_properties (catalog_name VARCHAR(255) NOT NULL, "
+    "namespace VARCHAR(255) NOT NULL, property_key VARCHAR(255), property_value VARCHAR(1000), "
+    "PRIMARY KEY (catalog_name, namespace, property_key))",
+)
+
+
+def create_catalog_database(path: str) -> None:
+    """Create the embedded catalog's SQLite file, in write-ahead-log mode.
+
+    Iceberg 1.7.1's JdbcCatalog, when it creates or checks these tables itself, leaves a metadata
+    query's result set open on a pooled connection: on SQLite that is a read transaction held for
+    the life of the process, which blocks (rollback journal) or strands (WAL) every commit once
+    another process has committed. So the set-up is done here, and the catalog is told not to
+    (`jdbc.init-catalog-tables=false`, schema V0, whose check reads no row).
+    """
+    import sqlite3
+
+    with sqlite3.connect(path, timeout=30) as database:
+        database.execute("PRAGMA journal_mode=WAL")
+        for statement in CATALOG_TABLES_DDL:
+            database.execute(statement)
+
+
 def local_catalog_properties(catalog_root: str) -> dict[str, str]:
     """Iceberg's JDBC catalog on a SQLite file: no server, one file in the lake, commits by an atomic
     compare-and-swap of the table's metadata pointer (SQLite serialises concurrent writers)."""
     os.makedirs(catalog_root, exist_ok=True)
+    create_catalog_database(f"{catalog_root}/iceberg.db")
     return {
         "catalog-impl": "org.apache.iceberg.jdbc.JdbcCatalog",
         "uri": f"jdbc:sqlite:{catalog_root}/iceberg.db",
-        "jdbc.schema-version": "V1",  # the schema with view support (pyiceberg's SqlCatalog reads it too)
+        "jdbc.init-catalog-tables": "false",
         # a second process committing waits for the lock instead of failing at once
         "jdbc.busy_timeout": "30000",
         "warehouse": f"file:{catalog_root}/warehouse",
@@ -169,7 +200,7 @@ def choose_catalog_kind(args: Mapping[str, Any]) -> str:
 
 
 CATALOG_NAME = "lake"
-_PROPERTY_KEYS = {"catalog-impl", "uri", "jdbc.schema-version", "jdbc.busy_timeout", "warehouse", "cache-enabled",
+_PROPERTY_KEYS = {"catalog-impl", "uri", "jdbc.init-catalog-tables", "jdbc.busy_timeout", "warehouse", "cache-enabled",
                   "io-impl", "glue.skip-archive", "glue.endpoint", "s3.endpoint", "s3.path-style-access",
                   "client.region", "lakehouse-identity"}
 
@@ -209,7 +240,9 @@ def table_exists(spark: SparkSession, ref: TableRef) -> bool:
     try:
         spark.sql(f"DESCRIBE TABLE {ref.identifier}").collect()
     except Exception as error:
-        if "TABLE_OR_VIEW_NOT_FOUND" in str(error) or "NoSuchTable" in str(error) or "not found" in str(error):
+        missing = ("TABLE_OR_VIEW_NOT_FOUND", "NoSuchTable", "not found",
+                   "without view support")  # the embedded catalog, asked for a view once no table matched
+        if any(marker in str(error) for marker in missing):
             return False
         raise
     return True

@@ -127,8 +127,8 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         ensure_table(spark, table, content.schema, PARTITION_COLUMNS, "gold training_set (lakehouse training_set)")
         staged = stage_overwrite(spark, table, content, F.col("as_of_date") == F.lit(as_of), run_id=ctx.run_id,
                                  job=JOB_NAME, read_snapshot=current_snapshot(spark, table))
-        snapshots = publish_all(spark, [staged])
-        channels = export_channels(spark, table, snapshots[table.display]["snapshot_after"], layout, as_of, ctx.run_id)
+        published = publish_all(spark, [staged])[table.display]
+        channels = export_channels(spark, table, published["snapshot_after"], layout, as_of, ctx.run_id)
     finally:
         content.unpersist()
     missing_snapshots = sorted(set(history_days[:-1]) - snapshot_days(snapshots))
@@ -144,7 +144,7 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         # `--input_snapshots '<this JSON>'` rebuilds it from exactly the same data
         "input_snapshots": inputs.snapshots,
         "tables": {TABLE: {"path": table.location, "partition": f"as_of_date={as_of}",
-                           "rows_written": sum(c["rows"] for c in counts.values()), **snapshots[table.display]}},
+                           "rows_written": sum(c["rows"] for c in counts.values()), **published}},
         "sagemaker_channels": channels,
     }
     write_json(layout.job_report(ctx.pipeline, ctx.run_date, ctx.run_id, JOB_NAME), report)

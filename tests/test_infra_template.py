@@ -23,6 +23,7 @@ from infra.settings import STAGES, DeploySettings
 from infra.storage import BootstrapOutputs
 from infra.suppressions import SUPPRESSIONS
 from infra.template import bootstrap_template, dependency_order, main_template, to_json
+from jobs.contracts import list_datasets
 from pipelines.registry import GLUE_JOBS, PIPELINES, REPO_ROOT, GlueJobSpec, PipelineSpec
 
 ACCOUNT = "123456789012"
@@ -156,11 +157,15 @@ def test_every_bucket_is_private_encrypted_tls_only_and_logged(templates: dict[s
 def test_lifecycle_and_versioning_per_layer(templates: dict[str, dict[str, Any]]) -> None:
     buckets = _all_buckets(templates, "dev")
 
-    def expiry(logical_id: str) -> set[int]:
+    def expiry(logical_id: str) -> dict[str, int]:
         rules = buckets[logical_id]["Properties"]["LifecycleConfiguration"]["Rules"]
-        return {rule["ExpirationInDays"] for rule in rules if "ExpirationInDays" in rule and "Prefix" not in rule}
+        return {rule.get("Prefix", ""): rule["ExpirationInDays"] for rule in rules if "ExpirationInDays" in rule}
 
-    assert (expiry("BronzeBucket"), expiry("SilverBucket"), expiry("GoldBucket")) == ({90}, {365}, {1095})
+    # Bronze files expire per dataset prefix; the quarantine prefix beside them and the silver and gold
+    # buckets are Iceberg tables: S3 expiry of a file a snapshot references would corrupt them.
+    assert expiry("BronzeBucket") == {f"{name}/": 90 for name in list_datasets()}
+    assert not any(prefix.startswith("quarantine") for prefix in expiry("BronzeBucket"))
+    assert (expiry("SilverBucket"), expiry("GoldBucket")) == ({}, {})
     versioned = {logical_id for logical_id, body in buckets.items()
                  if body["Properties"].get("VersioningConfiguration") == {"Status": "Enabled"}}
     assert versioned == {"GoldBucket", "BronzeBucket", "ArtifactsBucket"}
@@ -197,6 +202,10 @@ def test_one_glue_job_per_registered_job(templates: dict[str, dict[str, Any]], a
         assert args["--glue_database"] == settings.glue_database
         if spec.job_type == "glueetl":
             assert job["GlueVersion"] == "5.0"
+            # Glue's own Iceberg, its SQL extensions, and the Glue Data Catalog for the tables
+            assert (args["--datalake-formats"], args["--catalog"]) == ("iceberg", "glue")
+            assert args["--conf"] == "spark.sql.extensions=" \
+                "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
             assert (job["WorkerType"], job["NumberOfWorkers"]) == (spec.worker_type, spec.number_of_workers)
             assert args["--enable-continuous-cloudwatch-log"] == "true" and args["--enable-metrics"] == "true"
     database = resources_of(templates["main-dev"], "AWS::Glue::Database")

@@ -193,6 +193,9 @@ def _read_one_csv(spark: SparkSession, path: str, contract: Contract, header: li
     frame = (
         spark.read.option("header", True).option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", _CORRUPT).option("multiLine", False)
+        # RFC 4180: a quote inside a quoted field is doubled (Spark's default escape is a backslash,
+        # which left `"the ""best"" shop"` as sent, quotes and all).
+        .option("escape", '"')
         .option("ignoreLeadingWhiteSpace", False).option("ignoreTrailingWhiteSpace", False)
         .schema(schema).csv(_qualified(path))
     )

@@ -80,37 +80,66 @@ def _bad_offset(offsets: _Offsets, line_index: int, record_text: str) -> int:
     return offsets.of(line_index, record_text[: match.start()] if match else "")
 
 
+class _Lines:
+    """The file's lines for `csv.reader`, with a position that can be moved back (see `csv_rows`)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.position = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.position >= len(self.lines):
+            raise StopIteration
+        self.position += 1
+        return self.lines[self.position - 1]
+
+
 def csv_rows(entry: BronzeFile, text: str, contract: Contract) -> Iterator[tuple[Any, ...]]:
-    """(raw_record, fields, extra, row, byte_offset, decode_errors) per CSV record after the header."""
+    """(raw_record, fields, extra, row, byte_offset, decode_errors) per CSV record after the header.
+
+    A quoted field may span lines (RFC 4180), but only a record that then parses cleanly (strict
+    quoting, the header's number of fields, its last quote closed) is taken as one: otherwise the
+    quote was a stray one (a line cut short, an unterminated quote), its first line alone is a
+    malformed row, and reading resumes on the next line, so one bad quote never swallows the rows
+    after it.
+    """
     lines = _LINE.findall(text)
     offsets = _Offsets(lines, entry)
     header = entry.header or []
     declared = set(contract.column_names)
     extra_names = [(i, name) for i, name in enumerate(header) if name not in declared]
-    reader = csv.reader(iter(lines))
+    source = _Lines(lines)
+    reader = csv.reader(source, strict=True)
     started_header = False
     while True:
-        start = reader.line_num  # index of the first line of the next record
+        start = source.position  # index of the first line of the next record
         try:
-            fields = next(reader)
+            fields: list[str] | None = next(reader)
         except StopIteration:
             return
-        except csv.Error:  # a broken quote the module refuses: the rest of the record's line is malformed
-            record_text = "".join(lines[start:reader.line_num]).rstrip("\r\n")
-            yield visible(record_text), None, [], start + 1, None, None
-            continue
-        if not fields or (len(fields) == 1 and not fields[0].strip() and not started_header):
-            continue  # blank line
+        except csv.Error:
+            fields = None
+        end = source.position
+        if fields is not None and (not fields or not "".join(fields).strip()) and end - start == 1:
+            continue  # a blank line
+        record_text = "".join(lines[start:end]).rstrip("\r\n")
+        well_formed = (fields is not None and len(fields) == len(header)
+                       and record_text.count('"') % 2 == 0)  # odd: the file ends inside a quoted field
         if not started_header:
             started_header = True
+            if end - start > 1 and not well_formed:
+                source.position = start + 1  # a header never spans lines: resume after its line
             continue
-        if not fields or fields == [""]:
-            continue
-        record_text = "".join(lines[start:reader.line_num]).rstrip("\r\n")
-        unterminated = record_text.count('"') % 2 == 1  # the file ends inside a quoted field (cut off)
-        if len(fields) != len(header) or unterminated:
+        if not well_formed:
+            if end - start > 1:  # not a record spanning lines after all: only its first line is bad
+                source.position, end = start + 1, start + 1
+                record_text = lines[start].rstrip("\r\n")
             yield visible(record_text), None, [], start + 1, None, None
             continue
+        assert fields is not None
         errors, offset = None, None
         if _ESCAPED.search(record_text):
             errors = [f"undecodable_bytes:{header[i]}" for i, value in enumerate(fields) if _ESCAPED.search(value)]

@@ -29,7 +29,9 @@ def layer_summary(lake_root: Path) -> list[str]:
     for dataset in list_subdirs(layout.bronze):
         files = list_files(layout.bronze_dataset(dataset))
         ingests = len(list_subdirs(layout.bronze_dataset(dataset)))
-        records = sum(_count_lines(f) for f in files) - sum(1 for f in files if f.endswith(".csv"))
+        # Lines of the plain files (a CSV header is not a record); compressed files are not opened here.
+        plain = [f for f in files if f.endswith((".csv", ".jsonl", ".json", ".ndjson"))]
+        records = sum(_count_lines(f) for f in plain) - sum(1 for f in plain if f.endswith(".csv"))
         lines.append(f"    {dataset:<24} {ingests:>3} ingest dates  {len(files):>4} files  {records:>10,} records")
     for name, root in (("silver", layout.silver), ("gold", layout.gold)):
         lines.append(f"  {name:<11} {root}")

@@ -206,7 +206,8 @@ def _looks_binary(sample: bytes, utf16: bool) -> str | None:
     if utf16 or not sample:
         return None
     window = sample[:SNIFF]
-    controls = sum(window.count(bytes([b])) for b in (*range(0, 9), 11, 14, *range(16, 27), *range(28, 32)))
+    # Control bytes other than tab, line ends, form feed and escape: a few happen in text, many do not.
+    controls = sum(window.count(bytes([b])) for b in (*range(0, 9), 11, *range(14, 27), *range(28, 32)))
     return "binary content" if controls > max(8, len(window) // 20) else None
 
 
@@ -251,13 +252,12 @@ def _scan(chunks: Iterator[bytes], csv_format: bool, check_utf8: bool) -> _Scan:
                 header_done = True
                 if chunk[end.end():].strip():
                     scan.has_data_after_header = True
-            chunk_for_quotes = chunk
-        else:
-            chunk_for_quotes = chunk
-            if csv_format and not scan.has_data_after_header and chunk.strip():
-                scan.has_data_after_header = True
-        if csv_format and not scan.spans_lines and (odd_quotes or b'"' in chunk_for_quotes):
-            lines = chunk_for_quotes.split(b"\n")
+        elif csv_format and not scan.has_data_after_header and chunk.strip():
+            scan.has_data_after_header = True
+        # A line with an odd number of quotes opens a quoted field that continues on the next line
+        # (or is a stray quote: bronze_decode tells them apart); either way Spark's line reader would split it.
+        if csv_format and not scan.spans_lines and (odd_quotes or b'"' in chunk):
+            lines = chunk.split(b"\n")
             for index, line in enumerate(lines):
                 if line.count(b'"') % 2:
                     odd_quotes = not odd_quotes

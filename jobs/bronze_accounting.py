@@ -103,6 +103,47 @@ def alert_unreadable_files(entries: list[BronzeFile], contract: Contract, args: 
     return [path]
 
 
+SAMPLE_REFUSALS_PER_FILE = 5
+
+
+def refusal_line(dataset: str, sample: dict[str, Any]) -> str:
+    where = []
+    if sample.get("source_row") is not None:
+        where.append(f"row {sample['source_row']}")
+    if sample.get("byte_offset") is not None:
+        where.append(f"byte {sample['byte_offset']}")
+    if sample.get("record_key"):
+        where.append(f"key {sample['record_key']}")
+    return (f"dataset {dataset}: file {sample['file']}" + (f" {', '.join(where)}" if where else "")
+            + f": {', '.join(sample['reasons'] or [])}")
+
+
+def record_refusal_samples(entries: list[BronzeFile], rejected: DataFrame, dataset: str,
+                           reasons: str, record_key: str) -> list[str]:
+    """A few refused rows per file (file, row or byte offset, key, reasons naming the field) for the
+    report and the log; one small query over the rejected rows, none when there are none."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    columns = rejected.columns
+    location = [F.col(c).alias(c.lstrip("_")) for c in ("_source_row", "_byte_offset") if c in columns]
+    order = F.col("source_row").asc_nulls_last() if "_source_row" in columns else F.lit(1)
+    ranked = rejected.select(F.col("_source_file").alias("file"), *location, F.col(record_key).alias("record_key"),
+                             F.col(reasons).alias("reasons")).withColumn(
+        "_n", F.row_number().over(Window.partitionBy("file").orderBy(order, "record_key")))
+    by_path = {e.path: e for e in entries}
+    lines = []
+    for row in ranked.where(F.col("_n") <= SAMPLE_REFUSALS_PER_FILE).drop("_n").collect():
+        sample = row.asDict()
+        entry = by_path.get(sample["file"])
+        if entry is not None and entry.outcome == "read":
+            entry.refused_sample.append({k: v for k, v in sample.items() if k != "file" and v is not None})
+        line = refusal_line(dataset, sample)
+        log.warning(line)
+        lines.append(line)
+    return sorted(lines)
+
+
 def record_counts(entries: list[BronzeFile], read: dict[str, int], rejected: dict[str, int],
                   duplicates: dict[str, int], gate_quarantined: dict[str, int]) -> None:
     """Per file: rows read, quarantined (at conform or by the quality gate), duplicates, and promoted

@@ -78,6 +78,7 @@ class BronzeFile:
     quarantined: int = 0
     duplicates: int = 0
     notes: list[str] = field(default_factory=list)
+    refused_sample: list[dict[str, Any]] = field(default_factory=list)  # a few refused rows: where and why
 
     @property
     def name(self) -> str:
@@ -86,8 +87,9 @@ class BronzeFile:
     def report(self) -> dict[str, Any]:
         entry = asdict(self)
         entry["file"] = entry.pop("path")
-        if not entry["notes"]:
-            entry.pop("notes")
+        for empty in ("notes", "refused_sample"):
+            if not entry[empty]:
+                entry.pop(empty)
         return entry
 
 

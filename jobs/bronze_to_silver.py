@@ -24,6 +24,7 @@ from jobs.bronze_accounting import (
     inspect_bronze,
     reason_token,
     record_counts,
+    record_refusal_samples,
     refuse_unreadable_files,
     unreadable,
     unreadable_file_rejects,
@@ -494,6 +495,8 @@ def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool
             split = split_batch(spark, conformed, contract, silver_table,
                                 protect=lambda df: protect_structured(df, contract, key))
         add_unreadable_files(spark, split, entries)
+        refusals = record_refusal_samples(entries, split.rejected, contract.name, REASONS, RECORD_KEY) \
+            if split.quarantined_by_reason else []
         quarantined_by_reason = dict(sorted(split.quarantined_by_reason.items()))
         quarantined_rows = sum(quarantined_by_reason.values())
         bronze_rows = split.valid_rows + quarantined_rows
@@ -553,6 +556,7 @@ def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool
         "files": [e.report() for e in entries],
         "files_summary": files_report(entries),
         "quarantined_files": [e.path for e in unreadable(entries)],
+        "refusals_sample": refusals,  # a few refused rows per file: dataset, file, row/byte, key, reasons
         "alerts": alert_unreadable_files(entries, contract, args, layout.alerts(), ctx.run_id,
                                          ctx.run_date.isoformat()),
         "bronze_rows": bronze_rows,

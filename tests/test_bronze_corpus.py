@@ -157,6 +157,12 @@ def test_an_undecodable_byte_is_a_row_reason_with_its_byte_offset(transactions_r
         assert data[row["byte_offset"]] == 0xE9  # the offset points at the byte itself
         assert "\\xe9" in row["raw_record"] and "\ufffd" not in row["raw_record"]
         assert row["source_row"] == line  # the second record: line 3 of the CSV (after the header), 2 of the JSON
+        # The report and the log name dataset, file, row, byte offset and field.
+        assert any(name in text and text.startswith(f"dataset {outcome.report['dataset']}: file ")
+                   and f"row {line}, byte {row['byte_offset']}" in text and f"undecodable_bytes:{field}" in text
+                   for text in outcome.report["refusals_sample"]), outcome.report["refusals_sample"]
+        (sample,) = outcome.files[name]["refused_sample"]
+        assert sample["source_row"] == line and sample["reasons"] == [f"undecodable_bytes:{field}"]
 
 
 def test_a_multiline_record_is_one_row_numbered_by_its_first_line(transactions_run):

@@ -22,6 +22,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from jobs.bronze_files import BronzeFile, UnreadableFile, sha256_of
 from jobs.contracts import Contract
 from jobs.storage import is_s3, list_files
 
@@ -91,9 +92,55 @@ def _qualified(path: str) -> str:
 
 
 def read_bronze(spark: SparkSession, files: list[str], contract: Contract) -> DataFrame:
+    """Plain files Spark reads natively (no inspection: see `read_inspected` for a date's folder)."""
     if contract.format == "jsonl":
         return read_jsonl(spark, files)
     return read_csv(spark, files, contract)
+
+
+def read_inspected(spark: SparkSession, entries: list[BronzeFile], contract: Contract) -> DataFrame:
+    """The files `jobs.bronze_files` found readable, each by its route: the native ones together as
+    before (the fast path), the decoded ones parsed in Python (`jobs.bronze_decode`); a decoded file
+    that turns out unreadable is marked `quarantined` on its entry and left out."""
+    from jobs.bronze_decode import read_decoded
+
+    readable = [e for e in entries if e.outcome == "read"]
+    frames: list[DataFrame] = []
+    native = [e for e in readable if e.route == "native"]
+    if native and contract.format == "jsonl":
+        frames.append(read_jsonl(spark, [e.path for e in native]))
+    elif native:
+        frames += [_read_one_csv(spark, e.path, contract, e.header) for e in native]
+    for entry in readable:
+        if entry.route != "decoded":
+            continue
+        try:
+            frame, rows = read_decoded(spark, entry, contract)
+        except UnreadableFile as exc:
+            entry.outcome, entry.route, entry.reason = "quarantined", None, str(exc)
+            entry.sha256 = sha256_of(entry.path)
+            continue
+        if rows == 0:
+            entry.outcome = "header_only" if contract.format == "csv" else "empty"
+            entry.reason = "a header and no rows" if contract.format == "csv" else "blank lines only"
+            continue
+        frames.append(frame)
+    if not frames:
+        return empty_records(spark, contract)
+    result = frames[0]
+    for frame in frames[1:]:
+        result = result.unionByName(frame, allowMissingColumns=True)
+    return result
+
+
+def empty_records(spark: SparkSession, contract: Contract) -> DataFrame:
+    """No readable rows (every file empty, skipped or quarantined): bronze's shape with no rows."""
+    fields = [T.StructField("_source_file", T.StringType()), T.StructField("_raw_record", T.StringType())]
+    if contract.format == "jsonl":
+        fields.append(T.StructField(FIELD_MAP, T.MapType(T.StringType(), T.StringType())))
+    else:
+        fields.append(T.StructField(EXTRA_COLUMNS, T.ArrayType(T.StringType())))
+    return spark.createDataFrame([], T.StructType(fields))
 
 
 def read_jsonl(spark: SparkSession, files: list[str]) -> DataFrame:
@@ -137,8 +184,8 @@ def read_csv(spark: SparkSession, files: list[str], contract: Contract) -> DataF
     return result
 
 
-def _read_one_csv(spark: SparkSession, path: str, contract: Contract) -> DataFrame:
-    header = [name.strip() for name in csv_header(path)]
+def _read_one_csv(spark: SparkSession, path: str, contract: Contract, header: list[str] | None = None) -> DataFrame:
+    header = header or [name.strip() for name in csv_header(path)]
     if not header or len(set(header)) != len(header):
         raise BronzeReadError(f"{path}: missing or duplicate CSV header {header!r}")
     schema = T.StructType([T.StructField(f"_c{i}", T.StringType()) for i in range(len(header))]
@@ -146,6 +193,9 @@ def _read_one_csv(spark: SparkSession, path: str, contract: Contract) -> DataFra
     frame = (
         spark.read.option("header", True).option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", _CORRUPT).option("multiLine", False)
+        # RFC 4180: a quote inside a quoted field is doubled (Spark's default escape is a backslash,
+        # which left `"the ""best"" shop"` as sent, quotes and all).
+        .option("escape", '"')
         .option("ignoreLeadingWhiteSpace", False).option("ignoreTrailingWhiteSpace", False)
         .schema(schema).csv(_qualified(path))
     )

@@ -12,15 +12,27 @@ the run started from, and the commits are validated against it, so concurrent ru
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.bronze import bronze_files, read_bronze
+from jobs.bronze import read_inspected
+from jobs.bronze_accounting import (
+    alert_unreadable_files,
+    files_report,
+    inspect_bronze,
+    reason_token,
+    record_counts,
+    record_refusal_samples,
+    refuse_unreadable_files,
+    unreadable,
+    unreadable_file_rejects,
+)
+from jobs.bronze_decode import BYTE_OFFSET, SOURCE_ROW
 from jobs.contracts import Contract, load_contract
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
 from jobs.phase_clock import PhaseClock
@@ -131,6 +143,10 @@ class BatchSplit:
     partitions: list[tuple[str, str, str]]
     replaced_keys: DataFrame  # keys whose silver version the winners replace (see dedupe.replaced_versions)
     persisted: list[DataFrame]  # unpersist when published
+    # Per bronze file: rows read, rows rejected at conform, rows deduplication drops.
+    read_by_file: dict[str, int] = field(default_factory=dict)
+    rejected_by_file: dict[str, int] = field(default_factory=dict)
+    duplicates_by_file: dict[str, int] = field(default_factory=dict)
 
     @property
     def winner_rows(self) -> int:
@@ -225,7 +241,16 @@ def quarantine_rows(rejected: DataFrame, contract: Contract, ctx: JobContext,
         F.col("_raw_record").alias("raw_record"),
         F.lit(ctx.run_id).alias("run_id"),
         F.lit(processed_at).cast("timestamp").alias("quarantined_at"),
+        *location_columns(rejected),
     )
+
+
+def location_columns(rows: DataFrame) -> list[Column]:
+    """Where in its file a quarantined row was: `source_row` (the line a record starts on, or a JSON
+    array element's position) and `byte_offset` (of a byte that does not decode). Known for files read
+    by the decoded route; null for the fast path and for the quality gate's rows."""
+    return [(F.col(source) if source in rows.columns else F.lit(None)).cast("long").alias(target)
+            for source, target in ((SOURCE_ROW, "source_row"), (BYTE_OFFSET, "byte_offset"))]
 
 
 def quality_gate(spark: SparkSession, candidates: DataFrame, contract: Contract, ctx: JobContext,
@@ -266,6 +291,7 @@ def gate_quarantine_rows(quarantined: DataFrame, contract: Contract, ctx: JobCon
         F.to_json(F.struct(*data_columns)).alias("raw_record"),
         F.lit(ctx.run_id).alias("run_id"),
         F.lit(processed_at).cast("timestamp").alias("quarantined_at"),
+        *location_columns(quarantined),
     )
 
 
@@ -316,22 +342,33 @@ def existing_versions(silver: SilverAsRead, contract: Contract,
     )
 
 
-def count_batch(batch: DataFrame) -> tuple[dict[str | None, int], int, set[tuple[str, str, str]]]:
-    """One aggregate over the persisted batch: rejected rows per first reason, promotable rows, and
-    the partitions the promotable rows fall in."""
+@dataclass
+class BatchCounts:
+    by_reason: dict[str | None, int]
+    valid_rows: int
+    partitions: set[tuple[str, str, str]]
+    read_by_file: dict[str, int]
+    rejected_by_file: dict[str, int]
+
+
+def count_batch(batch: DataFrame) -> BatchCounts:
+    """One aggregate over the persisted batch: rejected rows per first reason, promotable rows, the
+    partitions the promotable rows fall in, and rows read and rejected per bronze file."""
     reason = F.when(F.col(REJECTED), F.col(REASONS)[0]).alias("reason")
     promotable_partition = [F.when(~F.col(REJECTED), F.col(p)).alias(p) for p in PARTITION_COLUMNS]
-    by_reason: dict[str | None, int] = {}
-    valid_rows = 0
-    partitions: set[tuple[str, str, str]] = set()
-    counts = batch.groupBy(REJECTED, reason, *promotable_partition).agg(F.count(F.lit(1)).alias("rows"))
+    counted = BatchCounts({}, 0, set(), {}, {})
+    counts = batch.groupBy("_source_file", REJECTED, reason, *promotable_partition).agg(
+        F.count(F.lit(1)).alias("rows"))
     for row in counts.collect():
+        source, rows = row["_source_file"], row["rows"]
+        counted.read_by_file[source] = counted.read_by_file.get(source, 0) + rows
         if row[REJECTED]:
-            by_reason[row["reason"]] = by_reason.get(row["reason"], 0) + row["rows"]
+            counted.by_reason[row["reason"]] = counted.by_reason.get(row["reason"], 0) + rows
+            counted.rejected_by_file[source] = counted.rejected_by_file.get(source, 0) + rows
         else:
-            valid_rows += row["rows"]
-            partitions.add((row["year"], row["month"], row["day"]))
-    return by_reason, valid_rows, partitions
+            counted.valid_rows += rows
+            counted.partitions.add((row["year"], row["month"], row["day"]))
+    return counted
 
 
 def duplicate_totals(contested: DataFrame) -> Row:
@@ -361,7 +398,8 @@ def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, s
     """
     # Exact complements (a null reason list counts as rejected), so no row can fall between them.
     rejected_flag = ~(F.coalesce(F.size(REASONS), F.lit(-1)) == 0)
-    quarantine_only = ("_raw_record", RECORD_KEY, EXTRA_COLUMNS, REASONS)
+    quarantine_only = ("_raw_record", RECORD_KEY, EXTRA_COLUMNS, REASONS,
+                       *[c for c in (SOURCE_ROW, BYTE_OFFSET) if c in conformed.columns])
     batch = conformed.select(
         *[c for c in conformed.columns if c not in (EXTRA_COLUMNS, REASONS)],
         # Null for promotable rows: an (empty) array per row would cost the cache more than the data.
@@ -375,7 +413,8 @@ def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, s
     batch = batch.persist(StorageLevel.MEMORY_AND_DISK)
     persisted = [batch]
     try:
-        by_reason, valid_rows, partitions = count_batch(batch)
+        counted = count_batch(batch)
+        by_reason, valid_rows, partitions = counted.by_reason, counted.valid_rows, counted.partitions
         promotable = batch.where(~F.col(REJECTED)).drop(REJECTED, *quarantine_only)
         versions = existing_versions(silver, contract,
                                      match_window(partitions, contract.match_window_days))
@@ -393,6 +432,11 @@ def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, s
             losers = losers.persist(StorageLevel.MEMORY_AND_DISK)
             persisted.append(losers)
             winners = promotable.join(losers, on=ROW_ID, how="left_anti")
+            duplicates_by_file = {row["_source_file"]: row["rows"] for row in losers.join(
+                promotable.select(ROW_ID, "_source_file"), on=ROW_ID).groupBy("_source_file").agg(
+                F.count(F.lit(1)).alias("rows")).collect()}
+        else:
+            duplicates_by_file = {}
         winners = winners.drop(ROW_ID)
         replaced = replaced_versions(contested, contract.key)
         if versions is not None:
@@ -403,7 +447,20 @@ def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, s
         raise
     return BatchSplit(batch.where(F.col(REJECTED)), winners, valid_rows, int(totals["duplicates"]),
                       int(totals["superseded"]), by_reason, sorted(partitions),
-                      replaced.select(*contract.key), persisted=persisted)
+                      replaced.select(*contract.key), persisted=persisted, read_by_file=counted.read_by_file,
+                      rejected_by_file=counted.rejected_by_file, duplicates_by_file=duplicates_by_file)
+
+
+def add_unreadable_files(spark: SparkSession, split: BatchSplit, entries: list) -> None:
+    """Files that could not be read at all join the rejected rows, one record each (see
+    jobs/bronze_accounting.py), before anything is counted or written."""
+    rejects = unreadable_file_rejects(spark, entries, REASONS, RECORD_KEY)
+    if rejects is None:
+        return
+    split.rejected = split.rejected.unionByName(rejects, allowMissingColumns=True)
+    for entry in unreadable(entries):
+        reason = reason_token(entry)
+        split.quarantined_by_reason[reason] = split.quarantined_by_reason.get(reason, 0) + 1
 
 
 SILVER_DESCRIPTION = "silver {name}: typed, deduplicated, PII-protected (lakehouse bronze_to_silver)"
@@ -461,8 +518,14 @@ def promote(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: 
     customers = read_if_exists(spark, customers_ref) if contract.name != "customers" else None
     processed_at = datetime.now(UTC).replace(tzinfo=None)
 
-    files = bronze_files(layout.bronze_ingest(contract.name, ctx.run_date), contract)
-    conformed = conform(read_bronze(spark, files, contract), contract)
+    # Every object of the date's folder gets an outcome (read, empty, skipped, quarantined whole); a
+    # file that cannot be read never fails the run unless the contract says so (bronze_accounting).
+    with clock.phase("inspect"):
+        entries = inspect_bronze(layout.bronze_ingest(contract.name, ctx.run_date), contract)
+        records = read_inspected(spark, entries, contract)
+    refuse_unreadable_files(entries, contract)
+    files = [e.path for e in entries if e.outcome == "read"]
+    conformed = conform(records, contract)
     if contract.new_columns == "keep":
         conformed = with_kept_columns(conformed, kept := kept_extra_columns(conformed, contract))
     else:
@@ -478,6 +541,9 @@ def promote(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: 
         with clock.phase("split"):
             split = split_batch(spark, conformed, contract, silver,
                                 protect=lambda df: protect_structured(df, contract, key))
+        add_unreadable_files(spark, split, entries)
+        refusals = record_refusal_samples(entries, split.rejected, contract.name, REASONS, RECORD_KEY) \
+            if split.quarantined_by_reason else []
         quarantined_by_reason = dict(sorted(split.quarantined_by_reason.items()))
         quarantined_rows = sum(quarantined_by_reason.values())
         bronze_rows = split.valid_rows + quarantined_rows
@@ -492,6 +558,9 @@ def promote(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: 
         else:
             winners, quality = candidates, {"status": "skipped", "detail": "run without the quality gate (benchmark)"}
         gate_quarantined = int(quality.get("quarantined_rows", 0))
+        gate_by_file = {row["_source_file"]: row["rows"] for row in gate.quarantined.groupBy("_source_file").agg(
+            F.count(F.lit(1)).alias("rows")).collect()} if gate is not None and gate_quarantined else {}
+        record_counts(entries, split.read_by_file, split.rejected_by_file, split.duplicates_by_file, gate_by_file)
         for reason, count in quality.get("quarantined_by_reason", {}).items():
             quarantined_by_reason[reason] = quarantined_by_reason.get(reason, 0) + count
         quarantined_rows += gate_quarantined
@@ -526,6 +595,14 @@ def promote(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: 
         "run_id": ctx.run_id,
         "run_date": ctx.run_date.isoformat(),
         "bronze_files": files,
+        # Every object of the ingest folder and what became of it; an unreadable file is one quarantined
+        # bronze record (reason unreadable_file:<why>), so the row reconciliation still holds.
+        "files": [e.report() for e in entries],
+        "files_summary": files_report(entries),
+        "quarantined_files": [e.path for e in unreadable(entries)],
+        "refusals_sample": refusals,  # a few refused rows per file: dataset, file, row/byte, key, reasons
+        "alerts": alert_unreadable_files(entries, contract, args, layout.alerts(), ctx.run_id,
+                                         ctx.run_date.isoformat()),
         "bronze_rows": bronze_rows,
         "silver_rows": silver_rows,
         "quarantined_rows": quarantined_rows,
@@ -547,7 +624,8 @@ def promote(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: 
     return report
 
 
-OPTIONAL_ARGS = {**COMMON_OPTIONAL_ARGS, "pii_key_secret_arn": None, "pii_key_secret_id": None}
+OPTIONAL_ARGS = {**COMMON_OPTIONAL_ARGS, "pii_key_secret_arn": None, "pii_key_secret_id": None,
+                 "alert_topic_arn": None}
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ not halfway through a nightly run.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ FORMATS = {"jsonl", "csv"}
 NEW_COLUMN_POLICIES = {"keep", "quarantine", "fail"}
 PII_ACTIONS = {"tokenize", "mask", "generalize", "drop", "redact"}
 DISCOVERY_POLICIES = {"fail", "quarantine_column", "mask_and_alert"}
+UNREADABLE_FILE_POLICIES = {"quarantine", "fail"}
 
 
 class ContractError(ValueError):
@@ -51,6 +53,8 @@ class ColumnSpec:
     standardize: tuple[str, ...] = ()
     pattern: str | None = None
     pii: PiiPolicy | None = None
+    # `dataset.column`: the value is another dataset's key, checked against that contract's pattern.
+    references: str | None = None
 
     @property
     def spark_type(self) -> T.DataType:
@@ -81,6 +85,16 @@ class Contract:
     # this many days of the incoming rows' event dates; None: in all of silver (exact, but every
     # run then reads a key column that grows with the table).
     match_window_days: int | None = None
+    # Bronze reading: the text encoding of the files (a byte-order mark overrides it), and what a file
+    # that cannot be read at all does to the run (quarantine: recorded and alerted, the rest promoted).
+    encoding: str = "utf-8"
+    on_unreadable_file: str = "quarantine"
+
+    @property
+    def identifier_columns(self) -> list[str]:
+        """Keys and identifiers (the key, references to other keys, `*_id`): no control characters."""
+        return [c.name for c in self.columns
+                if c.name in self.key or c.references is not None or c.name.endswith("_id")]
 
     @property
     def column_names(self) -> list[str]:
@@ -124,7 +138,7 @@ def _pii_policy(raw: Any, where: str) -> PiiPolicy | None:
 def _column(raw: Any, where: str) -> ColumnSpec:
     if not isinstance(raw, dict) or "name" not in raw or "type" not in raw:
         raise ContractError(f"{where}: each column needs at least name and type")
-    unknown = set(raw) - {"name", "type", "required", "standardize", "pattern", "pii"}
+    unknown = set(raw) - {"name", "type", "required", "standardize", "pattern", "pii", "references"}
     if unknown:
         raise ContractError(f"{where}: unknown column field(s) {sorted(unknown)}")
     try:
@@ -142,7 +156,28 @@ def _column(raw: Any, where: str) -> ColumnSpec:
         standardize=standardize,
         pattern=raw.get("pattern"),
         pii=_pii_policy(raw.get("pii"), f"{where}.pii"),
+        references=_references(raw.get("references"), where),
     )
+
+
+def _references(raw: Any, where: str) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not re.match(r"^[A-Za-z0-9_]+\.[A-Za-z0-9_]+$", raw):
+        raise ContractError(f"{where}: references must be 'dataset.column' (got {raw!r})")
+    return raw
+
+
+def referenced_pattern(column: ColumnSpec, directory: Path | None = None) -> str | None:
+    """The pattern of the key a column references (`references: customers.customer_id`)."""
+    if column.references is None:
+        return None
+    dataset, name = column.references.split(".", 1)
+    try:
+        return load_contract(dataset, directory).column(name).pattern
+    except KeyError:
+        raise ContractError(f"column {column.name}: references {column.references}, which has no such column") \
+            from None
 
 
 def _match_window_days(raw: Any, source: str) -> int | None:
@@ -186,7 +221,17 @@ def parse_contract(document: dict[str, Any], source: str) -> Contract:
     discovery_raw = document.get("pii_discovery") or {}
     if discovery_raw.get("policy", "mask_and_alert") not in DISCOVERY_POLICIES:
         raise ContractError(f"{source}: pii_discovery.policy must be one of {sorted(DISCOVERY_POLICIES)}")
+    encoding = str(document.get("encoding", "utf-8")).lower()
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ContractError(f"{source}: unknown encoding {encoding!r}") from None
+    on_unreadable = document.get("on_unreadable_file", "quarantine")
+    if on_unreadable not in UNREADABLE_FILE_POLICIES:
+        raise ContractError(f"{source}: on_unreadable_file must be one of {sorted(UNREADABLE_FILE_POLICIES)}")
     return Contract(
+        encoding=encoding,
+        on_unreadable_file=on_unreadable,
         match_window_days=_match_window_days(document.get("dedupe"), source),
         name=str(document["name"]),
         format=document["format"],

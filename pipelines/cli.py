@@ -89,8 +89,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_quality(args: argparse.Namespace) -> int:
     from jobs.quality import quality_table
+    from pipelines.summary import quarantined_files_lines
 
     print(quality_table(args.lake_root, args.date.isoformat()))
+    print("\n".join(quarantined_files_lines(args.lake_root, args.date.isoformat())))
     return 0
 
 

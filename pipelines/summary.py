@@ -29,7 +29,9 @@ def layer_summary(lake_root: Path) -> list[str]:
     for dataset in list_subdirs(layout.bronze):
         files = list_files(layout.bronze_dataset(dataset))
         ingests = len(list_subdirs(layout.bronze_dataset(dataset)))
-        records = sum(_count_lines(f) for f in files) - sum(1 for f in files if f.endswith(".csv"))
+        # Lines of the plain files (a CSV header is not a record); compressed files are not opened here.
+        plain = [f for f in files if f.endswith((".csv", ".jsonl", ".json", ".ndjson"))]
+        records = sum(_count_lines(f) for f in plain) - sum(1 for f in plain if f.endswith(".csv"))
         lines.append(f"    {dataset:<24} {ingests:>3} ingest dates  {len(files):>4} files  {records:>10,} records")
     lines.append(f"  tables      {layout.catalog}/iceberg.db (Iceberg catalog: silver, gold, quarantine)")
     try:
@@ -57,6 +59,7 @@ def manifest_lines(manifest: dict[str, Any]) -> list[str]:
         lines.append(f"  {name:<16} bronze {counts['bronze_rows']:>9,} = silver {counts['silver_rows']:>9,}"
                      f" + quarantined {counts['quarantined_rows']:>7,} + duplicates {counts['duplicate_rows']:>7,}"
                      + (f"   [{top}]" if top else ""))
+        lines += [f"    {line}" for line in file_outcome_lines(counts.get("files", []))]
     for job, report in manifest.get("jobs", {}).items():
         tables = report.get("tables", {})
         if tables:
@@ -65,6 +68,34 @@ def manifest_lines(manifest: dict[str, Any]) -> list[str]:
     if manifest.get("error"):
         lines.append(f"  error: {manifest['error']}")
     return lines
+
+
+def file_outcome_lines(files: list[dict[str, Any]]) -> list[str]:
+    """A dataset's bronze files that were not read as rows: quarantined whole (named, with size, checksum
+    and reason), then a count of the empty and skipped ones."""
+    lines = [f"quarantined whole: {f['file']} ({f.get('size', 0):,} bytes, sha256 {str(f.get('sha256'))[:12]}): "
+             f"{f.get('reason')}" for f in files if f.get("outcome") == "quarantined"]
+    others = Counter(f["outcome"] for f in files if f.get("outcome") in ("empty", "header_only", "skipped"))
+    if others:
+        lines.append("files not read: " + ", ".join(f"{n} {outcome.replace('_', '-')}" for outcome, n in
+                                                   sorted(others.items())))
+    return lines
+
+
+def quarantined_files_lines(lake_root: Path, run_date: str) -> list[str]:
+    """`lakehouse quality`: every bronze file a run of the date quarantined whole, from the job reports."""
+    layout = LakeLayout.from_root(str(lake_root))
+    reports = [read_json(path) for path in list_files(f"{layout.ops}/runs", (".json",))
+               if f"/run_date={run_date}/" in path]
+    lines = []
+    for report in sorted(reports, key=lambda r: (str(r.get("dataset")), str(r.get("run_id")))):
+        if report.get("job") != "bronze_to_silver":
+            continue
+        lines += [f"  {report['dataset']:<16} {report['run_id']}  {line}"
+                  for line in file_outcome_lines(report.get("files", [])) if line.startswith("quarantined")]
+    if not lines:
+        return [f"no bronze file quarantined whole for run date {run_date}"]
+    return [f"bronze files quarantined whole for run date {run_date} ({len(lines)}):", *lines]
 
 
 def recent_manifests(lake_root: Path, limit: int = 20, pipeline: str | None = None,

@@ -26,3 +26,15 @@ def test_the_benchmark_runs_end_to_end_on_a_small_day(spark, tmp_path):
     assert f"**{result['ratio']:.2f}×**" in text and "| quality_gate |" in text
     assert "| 300 | Iceberg " in text
     assert not (tmp_path / "lake" / "_bench_floor").exists() and not (tmp_path / "lake" / "_bench_runs").exists()
+
+
+@pytest.mark.slow
+def test_the_bronze_read_benchmark_reads_the_same_rows_both_ways(spark, tmp_path):
+    from bench.bronze_read_bench import bench_read
+    from bench.standalone import BENCH_DAY
+
+    generate(tmp_path / "lake", BENCH_DAY, 1, 200, seed=5, dirty=False)
+    result = bench_read(spark, tmp_path / "lake", repeats=1)
+    assert result["rows"] == 200 and result["inspection_alone_seconds"] <= result["inspected_read_seconds"]
+    assert {name: len(times) for name, times in result["all"].items()} == {
+        "native_read": 1, "inspected_read": 1, "inspection_alone": 1}

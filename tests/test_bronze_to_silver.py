@@ -224,8 +224,8 @@ def test_the_benchmark_only_ungated_run_promotes_the_same_rows_and_says_the_gate
 
     assert ungated["quality"]["status"] == "skipped" and gated["quality"]["status"] != "skipped"
     # The report times each phase; the ungated run has no gate phase to time.
-    assert list(gated["phase_seconds"]) == ["split", "pii_discovery", "quality_gate", "write", "total"]
-    assert list(ungated["phase_seconds"]) == ["split", "pii_discovery", "write", "total"]
+    assert list(gated["phase_seconds"]) == ["inspect", "split", "pii_discovery", "quality_gate", "write", "total"]
+    assert list(ungated["phase_seconds"]) == ["inspect", "split", "pii_discovery", "write", "total"]
     phases = gated["phase_seconds"]
     assert min(phases.values()) >= 0 and phases["split"] > 0 and phases["write"] > 0
     assert phases["total"] >= sum(v for k, v in phases.items() if k != "total")

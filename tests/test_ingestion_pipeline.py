@@ -79,8 +79,9 @@ def test_ingestion_succeeds_and_the_manifest_reconciles(spark, tmp_path):
 
 def test_a_failed_run_names_dataset_file_and_reason_alerts_and_exits_non_zero(spark, tmp_path, capsys):
     lake = small_lake(tmp_path)
-    (lake / "bronze" / "transactions" / f"ingest_date={DAY}" / "t.csv").rename(
-        lake / "bronze" / "transactions" / f"ingest_date={DAY}" / "t.txt")
+    # Any object of the folder is read (or quarantined whole without failing the run): a date whose
+    # folder holds nothing at all is what still fails the job.
+    (lake / "bronze" / "transactions" / f"ingest_date={DAY}" / "t.csv").unlink()
     code = cli.main(["run", "ingestion", "--lake-root", str(lake), "--date", DAY])
     assert code == 1
     err = capsys.readouterr().err

@@ -12,7 +12,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.bronze import EXTRA_COLUMNS, FIELD_MAP, field_columns, field_value, is_malformed, record_as_json
-from jobs.contracts import ColumnSpec, Contract
+from jobs.bronze_decode import BYTE_OFFSET, DECODE_ERRORS, SOURCE_ROW
+from jobs.contracts import ColumnSpec, Contract, referenced_pattern
 
 REASONS = "_reasons"
 RECORD_KEY = "_record_key"
@@ -50,16 +51,40 @@ def typed_value(raw: Column, column: ColumnSpec) -> Column:
     return value
 
 
-def _reason_checks(contract: Contract) -> list[Column]:
+def _nested_column(name: str) -> str:
+    return f"__nested_{name}"
+
+
+def nested_json_value(records: DataFrame, name: str) -> Column | None:
+    """JSON records only: whether the field holds an object or an array (from_json into a string map
+    gives their JSON text, indistinguishable from a string by its value alone: the raw line tells).
+    Evaluated only for values that start with `{` or `[`."""
+    if FIELD_MAP not in records.columns:
+        return None
+    value = F.ltrim(F.col(FIELD_MAP)[name])
+    in_line = F.col("_raw_record").rlike('"' + "\\Q" + name + "\\E" + '"\\s*:\\s*[\\[{]')
+    return F.when(value.startswith("{") | value.startswith("["), in_line).otherwise(F.lit(False))
+
+
+CONTROL_CHARACTERS = "[\\x00-\\x1f\\x7f]"
+
+
+def _reason_checks(contract: Contract, nested: set[str]) -> list[Column]:
     """One nullable string per possible problem; the non-null ones are the record's reasons."""
     checks: list[Column] = []
+    identifiers = set(contract.identifier_columns)
     for column in contract.columns:
         raw, typed = F.col(_raw_column(column.name)), F.col(column.name)
         if column.required:
             checks.append(F.when(raw.isNull(), F.lit(f"missing_required:{column.name}")))
-        checks.append(F.when(raw.isNotNull() & typed.isNull(), F.lit(f"type_mismatch:{column.name}")))
-        if column.pattern:
-            checks.append(F.when(typed.isNotNull() & ~typed.rlike(column.pattern),
+        mismatch = raw.isNotNull() & typed.isNull()
+        if column.name in nested:  # an object or array where the contract declares a scalar
+            mismatch = mismatch | F.col(_nested_column(column.name))
+        checks.append(F.when(mismatch, F.lit(f"type_mismatch:{column.name}")))
+        if column.name in identifiers:
+            checks.append(F.when(raw.rlike(CONTROL_CHARACTERS), F.lit(f"control_character:{column.name}")))
+        for pattern in dict.fromkeys(p for p in (column.pattern, referenced_pattern(column)) if p):
+            checks.append(F.when(typed.isNotNull() & ~typed.rlike(pattern),
                                  F.lit(f"invalid_format:{column.name}")))
     return checks
 
@@ -91,20 +116,29 @@ def conform(records: DataFrame, contract: Contract) -> DataFrame:
     raw_columns = [_raw_column(c.name) for c in contract.columns]
     bronze_columns = field_columns(records)
     extra = F.col(EXTRA_COLUMNS) if EXTRA_COLUMNS in records.columns else extra_columns(contract)
+    # Files read by the decoded route (jobs/bronze_decode.py) bring their row numbers and decoding
+    # errors; the fast path has no such columns and pays nothing for them.
+    located = [c for c in (SOURCE_ROW, BYTE_OFFSET, DECODE_ERRORS) if c in records.columns]
+    nested = {c.name: expr for c in contract.columns if isinstance(c.spark_type, T.StringType)
+              and (expr := nested_json_value(records, c.name)) is not None}
     with_raw = records.select(
-        "_source_file", "_raw_record", *bronze_columns,
+        "_source_file", "_raw_record", *bronze_columns, *located,
         is_malformed(records).alias("_malformed"),
         F.coalesce(extra, F.array().cast("array<string>")).alias(EXTRA_COLUMNS),
-        *[_raw(records, c.name).alias(_raw_column(c.name)) for c in contract.columns])
+        *[_raw(records, c.name).alias(_raw_column(c.name)) for c in contract.columns],
+        *[expr.alias(_nested_column(name)) for name, expr in nested.items()])
     sent_key = F.concat_ws("|", *[F.coalesce(F.col(_raw_column(k)), field_value(records, k)) for k in contract.key])
     typed = with_raw.select(
-        "_source_file", "_raw_record", *bronze_columns, "_malformed", EXTRA_COLUMNS, *raw_columns,
+        "_source_file", "_raw_record", *bronze_columns, *located, "_malformed", EXTRA_COLUMNS, *raw_columns,
+        *[_nested_column(name) for name in nested],
         *[typed_value(F.col(_raw_column(c.name)), c).alias(c.name) for c in contract.columns],
         sent_key.alias("_sent_key"),
     )
     malformed = F.when(F.col("_malformed"), F.array(F.lit("malformed_record")))
     # concat_ws skips nulls and is code-generated, unlike filter() over an array of checks.
-    checks = _reason_checks(contract)
+    checks = _reason_checks(contract, set(nested))
+    if DECODE_ERRORS in located:  # bytes that do not decode in the file's encoding come first
+        checks.insert(0, F.array_join(F.col(DECODE_ERRORS), _SEPARATOR))
     if contract.new_columns == "quarantine":
         checks.append(F.when(F.size(EXTRA_COLUMNS) > 0, F.concat(
             F.lit("unexpected_column:"), F.array_join(EXTRA_COLUMNS, _SEPARATOR + "unexpected_column:"))))
@@ -118,6 +152,7 @@ def conform(records: DataFrame, contract: Contract) -> DataFrame:
         F.when(rejected, F.coalesce("_raw_record", record_as_json(with_reasons))).alias("_raw_record"),
         F.when(rejected, F.col("_sent_key")).alias(RECORD_KEY),
         *contract.column_names, EXTRA_COLUMNS, REASONS,
+        *[F.when(rejected, F.col(c)).alias(c) for c in located if c != DECODE_ERRORS],
         *(bronze_columns if contract.new_columns == "keep" else []),
     )
     return conformed

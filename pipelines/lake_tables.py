@@ -8,6 +8,7 @@ pyiceberg opens the same catalog the jobs write: the embedded SQLite catalog of 
 from __future__ import annotations
 
 import glob
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -68,6 +69,9 @@ def open_local(lake_root: str | Path) -> LakeTables:
     database = Path(layout.catalog) / "iceberg.db"
     if not database.exists():
         raise LookupError(f"no table catalog at {database}: nothing has been ingested into {lake_root} yet")
+    # The embedded catalog uses Iceberg's "v0" catalog schema on purpose (jobs/tables.create_catalog_database);
+    # pyiceberg reads it as it is and says so at warning level, which is not news to anyone here.
+    logging.getLogger("pyiceberg.catalog.sql").setLevel(logging.ERROR)
     catalog = SqlCatalog("lake", uri=f"sqlite:///{database}", warehouse=f"file://{layout.catalog}/warehouse")
     return LakeTables(catalog, "local")
 

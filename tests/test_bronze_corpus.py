@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from jobs import bronze_to_silver
+from jobs.tables import lake_table
 from tests.bronze_corpus import SILVER, Case, customer, json_cases, jsonl, transactions_corpus, txn
 from tests.bronze_corpus import csv_text as corpus_csv
 
@@ -47,12 +48,12 @@ class Outcome:
         self.bronze_untouched = digests(self.folder) == before
         self.cases = {c.name: c for c in cases}
         self.files = {str(Path(f["file"]).relative_to(self.folder)): f for f in self.report["files"]}
-        silver = spark.read.parquet(str(lake / "silver" / dataset)).select("_source_file", key, value_column)
+        silver = lake_table(spark, lake, "silver", dataset).select("_source_file", key, value_column)
         self.silver: dict[str, list[tuple[str, str]]] = {}
         for row in silver.collect():
             name = str(Path(row["_source_file"]).relative_to(self.folder))
             self.silver.setdefault(name, []).append((row[key], row[value_column]))
-        quarantine = spark.read.parquet(str(lake / "quarantine" / dataset / f"ingest_date={DAY}")).collect()
+        quarantine = lake_table(spark, lake, "quarantine", dataset).where(f"ingest_date = '{DAY}'").collect()
         self.quarantine: dict[str, list] = {}
         for row in quarantine:
             self.quarantine.setdefault(str(Path(row["source_file"]).relative_to(self.folder)), []).append(row)

@@ -46,11 +46,10 @@ from jobs.tables import (
     StagedWrite,
     TableRef,
     current_snapshot,
-    ensure_table,
     lake_catalog,
     partition_predicate,
     read_table,
-    stage_overwrite,
+    stage_table_write,
 )
 from jobs.wap import publish_all, refuse_if_failed, retry_on_conflict
 
@@ -147,9 +146,9 @@ def stage_gold_partitions(spark: SparkSession, table: TableRef, df: DataFrame, p
     try:
         counts = {row[partition_column].isoformat(): int(row["count"])
                   for row in df.groupBy(partition_column).count().collect()}
-        ensure_table(spark, table, df.schema, (partition_column,), f"gold {table.name} (lakehouse {JOB_NAME})")
-        staged = stage_overwrite(spark, table, df, partition_predicate((partition_column,), [(d,) for d in requested]),
-                                 run_id=run_id, job=JOB_NAME, read_snapshot=current_snapshot(spark, table))
+        staged = stage_table_write(spark, table, df, (partition_column,),
+                                   partition_predicate((partition_column,), [(d,) for d in requested]),
+                                   run_id=run_id, job=JOB_NAME)
     finally:
         df.unpersist()
     return staged, {day.isoformat(): counts.get(day.isoformat(), 0) for day in sorted(requested)}

@@ -27,7 +27,7 @@ from jobs.ml.inputs import ModelInputs
 from jobs.runtime import glue_entry_point
 from jobs.scoring_input import scoring_partition
 from jobs.storage import write_json
-from jobs.tables import current_snapshot, ensure_table, lake_catalog, partition_predicate, stage_overwrite
+from jobs.tables import lake_catalog, partition_predicate, stage_table_write
 from jobs.wap import publish_all, retry_on_conflict
 
 JOB_NAME = "store_scores"
@@ -105,9 +105,9 @@ def run_once(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         content = fraud_score_rows(scores, inputs.transactions([day]), day, ctx.run_id,
                                    datetime.now(UTC).replace(tzinfo=None))
         table = catalog.table("gold", TABLE)
-        ensure_table(spark, table, content.schema, PARTITION_COLUMNS, "gold fraud_scores (lakehouse store_scores)")
-        staged = stage_overwrite(spark, table, content, partition_predicate(PARTITION_COLUMNS, [(day.isoformat(),)]),
-                                 run_id=ctx.run_id, job=JOB_NAME, read_snapshot=current_snapshot(spark, table))
+        staged = stage_table_write(spark, table, content, PARTITION_COLUMNS,
+                                   partition_predicate(PARTITION_COLUMNS, [(day.isoformat(),)]),
+                                   run_id=ctx.run_id, job=JOB_NAME)
         snapshots = publish_all(spark, [staged])
         totals = scores.agg(F.count(F.lit(1)).alias("rows"), F.sum(F.col("is_flagged").cast("int")).alias("flagged"),
                             F.collect_set("model_version").alias("versions")).first()

@@ -378,6 +378,16 @@ def stage_overwrite(spark: SparkSession, ref: TableRef, df: DataFrame, replaced:
     return StagedWrite(ref, read_snapshot, int(row[0]), run_id)
 
 
+def stage_table_write(spark: SparkSession, ref: TableRef, df: DataFrame, partition_columns: Sequence[str],
+                      replaced: Column, *, run_id: str, job: str) -> StagedWrite:
+    """A job that owns its table outright: create it if missing, then stage `df` replacing `replaced`,
+    validated against the snapshot current now (the job read nothing else of it)."""
+    ensure_table(spark, ref, df.schema, partition_columns, f"{ref.layer} {ref.display.split('.', 1)[1]} "
+                                                           f"(lakehouse {job})")
+    return stage_overwrite(spark, ref, df, replaced, run_id=run_id, job=job,
+                           read_snapshot=current_snapshot(spark, ref))
+
+
 def publish(spark: SparkSession, staged: StagedWrite) -> int:
     """Make the audited snapshot current on `main`; returns the snapshot `main` now points at."""
     ref = staged.ref

@@ -32,7 +32,7 @@ from jobs.ml.features import OUTPUT_COLUMNS, transaction_features
 from jobs.ml.inputs import ModelInputs, snapshot_days
 from jobs.runtime import glue_entry_point
 from jobs.storage import remove_tree, replace_folder, write_json
-from jobs.tables import TableRef, current_snapshot, ensure_table, lake_catalog, read_table, stage_overwrite
+from jobs.tables import TableRef, lake_catalog, read_table, stage_table_write
 from jobs.wap import publish_all
 
 JOB_NAME = "training_set"
@@ -124,9 +124,8 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         unlabelled = features.where(F.col(LABEL_COLUMN).isNull()).count()
         check_trainable(counts, windows)
         table = catalog.table("gold", TABLE)
-        ensure_table(spark, table, content.schema, PARTITION_COLUMNS, "gold training_set (lakehouse training_set)")
-        staged = stage_overwrite(spark, table, content, F.col("as_of_date") == F.lit(as_of), run_id=ctx.run_id,
-                                 job=JOB_NAME, read_snapshot=current_snapshot(spark, table))
+        staged = stage_table_write(spark, table, content, PARTITION_COLUMNS, F.col("as_of_date") == F.lit(as_of),
+                                   run_id=ctx.run_id, job=JOB_NAME)
         published = publish_all(spark, [staged])[table.display]
         channels = export_channels(spark, table, published["snapshot_after"], layout, as_of, ctx.run_id)
     finally:

@@ -15,12 +15,6 @@ def _count_lines(path: str) -> int:
         return sum(1 for line in handle if line.strip())
 
 
-def _parquet_rows(files: list[str]) -> int:
-    import pyarrow.parquet as pq
-
-    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-
-
 def layer_summary(lake_root: Path) -> list[str]:
     """One line per table: files/partitions and rows, read from file metadata (no Spark needed)."""
     layout = LakeLayout.from_root(str(lake_root))

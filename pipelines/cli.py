@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from jobs.job_context import parse_date
@@ -127,6 +127,62 @@ def cmd_history(args: argparse.Namespace) -> int:
     except LookupError as missing:
         print(f"history: {missing}", file=sys.stderr)
         return 2
+    return 0
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    import json
+
+    from pipelines.describe_table import describe, describe_lines
+
+    try:
+        lake = _open_tables(args)
+        infos = [describe(name, lake.load(name)) for name in ([args.table] if args.table else lake.names())]
+    except LookupError as missing:
+        print(f"describe: {missing}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(infos[0] if args.table else infos, indent=2, default=str))
+    else:
+        print("\n\n".join("\n".join(describe_lines(info)) for info in infos))
+    return 0
+
+
+def cmd_maintain(args: argparse.Namespace) -> int:
+    """Locally: the maintenance job in a local Spark session, then its manifest (as the state machine
+    does); `--target aws`: one execution of the deployed maintenance state machine."""
+    if args.target == "aws":
+        from pipelines.backfill import AwsTarget, backfill
+
+        if args.now or args.table or args.json:
+            raise SystemExit("--now, --table and --json are for a local run; on AWS the state machine runs the job "
+                             "with its defaults (see docs/tables.md, Maintenance)")
+        target = AwsTarget(args.state_machine or f"lakehouse-{args.stage}-maintenance", region=args.region,
+                           endpoint_url=args.endpoint_url)
+        return backfill("maintenance", args.lake_root, [args.date], force=True, dry_run=args.dry_run,
+                        target=target)
+    import json
+
+    from jobs import finalize_run, maintain_tables
+    from jobs.runtime import build_local_spark
+
+    run_id = f"maintenance-{args.date}-{datetime.now().strftime('%H%M%S')}"
+    job_args = {"run_date": args.date.isoformat(), "run_id": run_id, "pipeline": "maintenance",
+                "lake_root": str(args.lake_root), "now": args.now, "dry_run": str(args.dry_run).lower(),
+                "tables": ",".join(args.table or []) or None, "snapshot_days": args.snapshot_days,
+                "min_snapshots": args.min_snapshots, "orphan_grace_hours": args.orphan_grace_hours}
+    spark = build_local_spark(app_name="lakehouse-maintain")
+    try:
+        report = maintain_tables.run(spark, job_args)
+    except (maintain_tables.MaintenanceError, ValueError) as failed:
+        if not args.dry_run:
+            finalize_run.run(None, {**job_args, "status": "FAILED", "error": type(failed).__name__,
+                                    "cause": str(failed)})
+        print(f"maintain: {failed}", file=sys.stderr)
+        return 1
+    if not args.dry_run:
+        report["manifest"] = finalize_run.run(None, {**job_args, "status": "SUCCEEDED"})["manifest_path"]
+    print(json.dumps(report, indent=2, default=str) if args.json else "\n".join(maintain_tables.report_lines(report)))
     return 0
 
 
@@ -264,6 +320,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_table_target(hist)
     hist.add_argument("--limit", type=int, default=0, help="only the newest N snapshots per table")
     hist.set_defaults(func=cmd_history)
+
+    desc = sub.add_parser("describe", help="a table's schema and schema versions, partition spec, snapshots, "
+                                           "data files and bytes (from its metadata; no data read)")
+    desc.add_argument("table", nargs="?", help="layer.name, e.g. silver.transactions (default: every table)")
+    _add_table_target(desc)
+    desc.add_argument("--json", action="store_true", help="print it as JSON")
+    desc.set_defaults(func=cmd_describe)
+
+    maintain = sub.add_parser("maintain", help="every table: delete rows past retention, compact small files, "
+                                               "expire old snapshots, remove orphan files")
+    _add_table_target(maintain)
+    maintain.add_argument("--date", type=_date, default=date.today(),
+                          help="the run date rows' retention counts back from (default: today)")
+    maintain.add_argument("--dry-run", action="store_true", help="say what would be done and change nothing")
+    maintain.add_argument("--json", action="store_true", help="print the job's report as JSON")
+    maintain.add_argument("--table", action="append", metavar="LAYER.NAME", help="only this table (repeatable)")
+    maintain.add_argument("--now", help="the clock for snapshot and orphan ages (ISO 8601; default: now); "
+                                        "for drills and tests")
+    maintain.add_argument("--snapshot-days", type=int, help="override the layers' snapshot retention (days)")
+    maintain.add_argument("--min-snapshots", type=int, help="override how many snapshots main keeps at least")
+    maintain.add_argument("--orphan-grace-hours", type=float, help="override the orphan files' grace period")
+    maintain.add_argument("--state-machine", help="aws: name or ARN (default lakehouse-<stage>-maintenance)")
+    maintain.add_argument("--stage", default="dev", help="aws: stage of the default state machine name")
+    maintain.add_argument("--endpoint-url", help="aws: Step Functions endpoint (e.g. a moto server)")
+    maintain.set_defaults(func=cmd_maintain)
 
     back_out = sub.add_parser("rollback", help="put every table a run changed back to its snapshot before the run "
                                                "(all or none; refused if a later run committed on top)")

@@ -97,6 +97,13 @@ GLUE_JOBS: dict[str, GlueJobSpec] = {
             description="Check the batch transform's scores and publish them to gold fraud_scores for the day.",
         ),
         GlueJobSpec(
+            name="maintain_tables",
+            module="jobs.maintain_tables",
+            description="Maintain every Iceberg table: delete rows past retention, compact small files, expire "
+                        "old snapshots keeping a minimum, remove orphan files.",
+            timeout_minutes=120,
+        ),
+        GlueJobSpec(
             name="finalize_run",
             module="jobs.finalize_run",
             description="Assemble the run manifest from the jobs' reports and record the run's status.",
@@ -151,6 +158,20 @@ PIPELINES: dict[str, PipelineSpec] = {
                 "FinalizeRunJobName": "finalize_run",
             },
             independent_dates=True,
+        ),
+        PipelineSpec(
+            name="maintenance",
+            definition_file="maintenance.asl.json",
+            description="Keep every table healthy by the table format: retention of rows, compaction, snapshot "
+                        "expiry, orphan files.",
+            # Daily 03:00 UTC: after the 23:30 ingestion and its batch inference, before Sunday's 05:00
+            # training. A commit racing a run's is caught by Iceberg's validation and retried by the loser.
+            schedule="cron(0 3 * * ? *)",
+            glue_jobs=("maintain_tables", "finalize_run"),
+            placeholders={
+                "MaintainTablesJobName": "maintain_tables",
+                "FinalizeRunJobName": "finalize_run",
+            },
         ),
     )
 }

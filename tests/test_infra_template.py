@@ -292,6 +292,20 @@ def test_model_pipelines_get_their_sagemaker_names_image_and_source(templates: d
     assert resources["StateMachineTrainingSchedule"]["Properties"]["ScheduleExpression"] == "cron(0 5 ? * SUN *)"
 
 
+def test_table_maintenance_is_scheduled_nightly_through_its_own_state_machine(
+        templates: dict[str, dict[str, Any]]) -> None:
+    resources = templates["main-dev"]["Resources"]
+    rule = resources["StateMachineMaintenanceSchedule"]["Properties"]
+    assert rule["ScheduleExpression"] == "cron(0 3 * * ? *)"
+    assert rule["Targets"][0]["Arn"] == {"Ref": "StateMachineMaintenance"}
+    substitutions = resources["StateMachineMaintenance"]["Properties"]["DefinitionSubstitutions"]
+    assert substitutions["MaintainTablesJobName"] == "lakehouse-dev-maintain_tables"
+    job = next(body["Properties"] for body in resources.values() if body["Type"] == "AWS::Glue::Job"
+               and body["Properties"]["Name"] == "lakehouse-dev-maintain_tables")
+    assert job["DefaultArguments"]["--datalake-formats"] == "iceberg"
+    assert job["DefaultArguments"]["--catalog"] == "glue"
+
+
 def test_a_region_without_a_known_sklearn_image_stops_the_build() -> None:
     settings = dataclasses.replace(settings_for("dev"), region="mars-north-1")
     with pytest.raises(ValueError, match=r"mars-north-1.*SKLEARN_IMAGE_ACCOUNTS"):

@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 
 from jobs import maintain_tables
 from jobs.lake import LakeLayout
+from jobs.storage import read_json
 from jobs.tables import (
     ensure_table,
     lake_catalog,
@@ -31,6 +32,7 @@ from jobs.tables import (
 )
 from pipelines import cli
 from pipelines.lake_tables import duckdb_connection, duckdb_scan, open_local, rollback, run_manifest
+from pipelines.local_run import local_pipelines
 from tests.frames import assert_rows
 
 pytestmark = pytest.mark.integration
@@ -101,15 +103,17 @@ def month(spark, tmp_path_factory) -> dict:
     before = {t.display: lake_table(spark, lake, t.layer, t.display.split(".")[1]).collect() for t in (silver, gold)}
     files_before = spark.sql(f"SELECT count(*) FROM {silver.identifier}.files").first()[0]
     snapshots_before = {r[0] for r in spark.sql(f"SELECT snapshot_id FROM {silver.identifier}.snapshots").collect()}
-    args = ["maintain", "--lake-root", str(lake), "--date", RUN_DATE.isoformat(), "--now", NOW.isoformat(), "--json"]
-    with redirect_stdout(io.StringIO()) as printed:
-        assert cli.main([*args, "--dry-run"]) == 0
+    args = ["maintain", "--lake-root", str(lake), "--date", RUN_DATE.isoformat(), "--now", NOW.isoformat(), "--json",
+            "--dry-run"]
+    with redirect_stdout(io.StringIO()) as printed:  # the plan: through the command line
+        assert cli.main(args) == 0
     plan = json.loads(printed.getvalue())
     unchanged_by_plan = (spark.sql(f"SELECT count(*) FROM {silver.identifier}.files").first()[0] == files_before
                          and all(Path(p).exists() for p in leftovers))
-    with redirect_stdout(io.StringIO()) as printed:
-        assert cli.main(args) == 0
-    report = json.loads(printed.getvalue())
+    with local_pipelines(lake, spark_factory=lambda: spark) as pipelines:  # the real run: through its ASL
+        run = pipelines.run("maintenance", RUN_DATE, extra_input={"now": NOW.isoformat()})
+    assert run.status == "SUCCEEDED", run.error_message
+    report = read_json(layout.job_report("maintenance", RUN_DATE, run.run_id, maintain_tables.JOB_NAME))
     return {"lake": lake, "layout": layout, "silver": silver, "gold": gold, "before": before, "plan": plan,
             "report": report, "leftovers": leftovers, "refused": refused.staged_snapshot,
             "snapshots_before": snapshots_before, "unchanged_by_plan": unchanged_by_plan}

@@ -34,12 +34,12 @@ def messages_after(spec: PipelineSpec, mutate: Callable[[dict[str, Any]], None])
 
 def test_every_registered_definition_is_valid() -> None:
     assert validate_pipelines() == []
-    assert set(PIPELINES) == {"ingestion", "training", "batch_inference"}
+    assert set(PIPELINES) == {"ingestion", "training", "batch_inference", "maintenance"}
 
 
 def test_the_cli_exits_zero_on_valid_definitions(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["validate"]) == 0
-    assert "OK: 3 state machine definition(s)" in capsys.readouterr().out
+    assert "OK: 4 state machine definition(s)" in capsys.readouterr().out
 
 
 def test_the_cli_exits_non_zero_and_names_the_state_and_the_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

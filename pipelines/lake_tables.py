@@ -177,7 +177,7 @@ def plan_rollback(lake: LakeTables, manifest: dict[str, Any]) -> list[TableRollb
     commits = manifest.get("tables") or {}
     if not commits:
         raise RollbackRefused(f"run {manifest.get('run_id')} committed to no table (its manifest lists none)")
-    plan, later = [], []
+    plan, later, expired = [], [], []
     for name, commit in sorted(commits.items()):
         handle = lake.load(name)
         current = handle.metadata.current_snapshot_id
@@ -186,7 +186,16 @@ def plan_rollback(lake: LakeTables, manifest: dict[str, Any]) -> list[TableRollb
         if current != commit["snapshot_after"]:
             later.append(f"{name} (now at snapshot {current}, committed by run {_run_of(handle, current)})")
             continue
-        plan.append(TableRollback(name, handle, commit["snapshot_before"], commit["snapshot_after"]))
+        before = commit["snapshot_before"]
+        if before is not None and handle.snapshot_by_id(before) is None:
+            expired.append(f"{name} (snapshot {before})")
+            continue
+        plan.append(TableRollback(name, handle, before, commit["snapshot_after"]))
+    if expired:
+        raise RollbackRefused(
+            f"run {manifest.get('run_id')} cannot be rolled back: the snapshot before it has been expired by table "
+            f"maintenance in " + "; ".join(expired) + " (rollback works within the snapshot retention, see "
+            "`lakehouse describe`). Re-run the dates instead; nothing was changed.")
     if later:
         raise RollbackRefused(
             f"run {manifest.get('run_id')} cannot be rolled back: a later commit sits on top of it in "

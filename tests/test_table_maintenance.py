@@ -31,7 +31,15 @@ from jobs.tables import (
     stage_table_write,
 )
 from pipelines import cli
-from pipelines.lake_tables import duckdb_connection, duckdb_scan, open_local, rollback, run_manifest
+from pipelines.lake_tables import (
+    RollbackRefused,
+    duckdb_connection,
+    duckdb_scan,
+    open_local,
+    plan_rollback,
+    rollback,
+    run_manifest,
+)
 from pipelines.local_run import local_pipelines
 from tests.frames import assert_rows
 
@@ -188,6 +196,18 @@ def test_spark_pyiceberg_and_duckdb_read_the_maintained_tables_alike(spark, mont
         spark_rows = lake_table(spark, month["lake"], *table.split(".")).count()
         assert lake.load(table).scan().to_arrow().num_rows == spark_rows
         assert duckdb.execute(f"SELECT count(*) FROM {duckdb_scan(lake, table)}").fetchone()[0] == spark_rows
+
+
+def test_rolling_back_a_run_whose_snapshot_was_expired_is_refused_by_name(spark, month):
+    silver = month["silver"]
+    kept = {r[0] for r in spark.sql(f"SELECT snapshot_id FROM {silver.identifier}.snapshots").collect()}
+    expired = min(month["snapshots_before"] - kept)
+    current = spark.sql(f"SELECT snapshot_id FROM {silver.identifier}.refs WHERE name = 'main'").first()[0]
+    manifest = {"run_id": "night-07", "tables": {"silver.events": {"snapshot_before": expired,
+                                                                   "snapshot_after": current}}}
+    with pytest.raises(RollbackRefused, match=rf"night-07 .* expired by table maintenance in silver.events "
+                                              rf"\(snapshot {expired}\)"):
+        plan_rollback(open_local(month["lake"]), manifest)
 
 
 def test_a_maintenance_run_can_be_rolled_back_while_its_snapshots_are_kept(spark, month):

@@ -369,24 +369,24 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def report_lines(report: dict[str, Any]) -> list[str]:
-    """What `lakehouse maintain` prints: one block per table."""
-    verb = "would " if report["dry_run"] else ""
-    lines = [f"maintenance {'plan' if report['dry_run'] else 'run'} {report['run_id']} for {report['run_date']} "
-             f"(clock {report['now']}, orphan grace {report['orphan_grace_hours']:g} h)"]
+    """What `lakehouse maintain` prints: one line per table (`--json` prints the whole report)."""
+    dry = report["dry_run"]
+    lines = [f"maintenance {'plan (dry run: nothing changed)' if dry else 'run'} {report['run_id']} for "
+             f"{report['run_date']} (clock {report['now']}, orphan grace {report['orphan_grace_hours']:g} h)",
+             f"  {'table':<30} {'rows':>10} {'after':>10}  {'retention: rows deleted':<38} "
+             f"{'compaction':<16} {'snapshots expired':<22} orphans"]
     for table in report["maintained"]:
         if table["error"]:
-            lines.append(f"  {table['table']}: FAILED: {table['error']}")
+            lines.append(f"  {table['table']:<30} FAILED: {table['error']}")
             continue
-        retention = (f"{verb}delete {table['rows_deleted']:,} row(s) in {table['partitions_deleted']} partition(s) "
-                     f"dated before {table['retention_cutoff']}" if table["retention_cutoff"] else "rows kept")
-        compaction = (table["notes"][-1] if report["dry_run"] and table["notes"] else
-                      f"compacted {table['files_compacted']} file(s) into {table['files_written_by_compaction']}")
-        expiry = f"{verb}expire {table['snapshots_expired']} snapshot(s)"
-        if not report["dry_run"]:
-            expiry += f" ({table['files_deleted_by_expiry']} data file(s) deleted)"
-        lines.append(f"  {table['table']}: {table['rows_before']:,} -> {table['rows_after']:,} rows; {retention}; "
-                     f"{compaction}; {expiry}; {verb}remove {len(table['orphan_files'])} orphan file(s)")
-    lines.append(f"  ({report['duration_seconds']:.1f} s)")
+        retention = (f"{table['rows_deleted']:,} in {table['partitions_deleted']} partition(s) < "
+                     f"{table['retention_cutoff']}" if table["retention_cutoff"] else "kept (no retention)")
+        compaction = (f"{table['files_compacted']} file(s)" if dry else
+                      f"{table['files_compacted']} -> {table['files_written_by_compaction']} file(s)")
+        expiry = f"{table['snapshots_expired']}" + ("" if dry else f" ({table['files_deleted_by_expiry']} files)")
+        lines.append(f"  {table['table']:<30} {table['rows_before']:>10,} {table['rows_after']:>10,}  {retention:<38} "
+                     f"{compaction:<16} {expiry:<22} {len(table['orphan_files'])}")
+    lines.append(f"  ({report['duration_seconds']:.1f} s; --json for every file and setting)")
     return lines
 
 

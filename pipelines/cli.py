@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from jobs.job_context import parse_date
@@ -166,8 +166,10 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     from jobs import finalize_run, maintain_tables
     from jobs.runtime import build_local_spark
 
-    run_id = f"maintenance-{args.date}-{datetime.now().strftime('%H%M%S')}"
+    started = datetime.now(UTC)
+    run_id = f"maintenance-{args.date}-{started:%H%M%S}"
     job_args = {"run_date": args.date.isoformat(), "run_id": run_id, "pipeline": "maintenance",
+                "started_at": started.isoformat(),
                 "lake_root": str(args.lake_root), "now": args.now, "dry_run": str(args.dry_run).lower(),
                 "tables": ",".join(args.table or []) or None, "snapshot_days": args.snapshot_days,
                 "min_snapshots": args.min_snapshots, "orphan_grace_hours": args.orphan_grace_hours}

@@ -139,10 +139,25 @@ def run_outcome(manifest: dict[str, Any]) -> str:
                   if evaluation.get(field) is not None]
         decision = jobs.get("record_model", {}).get("decision", "no decision recorded")
         return f"model AUC {evaluation['auc']:.3f}" + (f" vs {', '.join(versus)}" if versus else "") + f": {decision}"
+    if isinstance(jobs.get("maintain_tables", {}).get("maintained"), list):
+        return maintenance_outcome(jobs["maintain_tables"]["maintained"])
     written = [f"{table} {info.get('rows_written', 0):,} rows" for report in jobs.values()
                for table, info in report.get("tables", {}).items()]
     flagged = [report["flagged"] for report in jobs.values() if isinstance(report.get("flagged"), int)]
     return ", ".join(written) + (f" ({sum(flagged):,} flagged)" if flagged else "")
+
+
+def maintenance_outcome(tables: list[dict[str, Any]]) -> str:
+    """A maintenance run in one phrase: tables, rows deleted by retention, files compacted, snapshots
+    expired, orphan files removed, and the tables that failed."""
+    def total(field: str) -> int:
+        return sum(int(t.get(field) or 0) for t in tables)
+
+    failed = [t["table"] for t in tables if t.get("error")]
+    return (f"{len(tables)} tables: {total('rows_deleted'):,} rows past retention deleted, "
+            f"{total('files_compacted'):,} files compacted, {total('snapshots_expired'):,} snapshots expired, "
+            f"{sum(len(t.get('orphan_files') or []) for t in tables):,} orphan files removed"
+            + (f"; FAILED: {', '.join(failed)}" if failed else ""))
 
 
 def model_run_lines(lake_root: Path, pipeline: str, run_id: str, run_date: str) -> list[str]:

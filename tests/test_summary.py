@@ -34,6 +34,18 @@ def test_a_batch_inference_run_shows_the_tables_it_wrote_and_the_flagged_scores(
     assert status_line(manifest).endswith("scoring_input 4,885 rows, fraud_scores 4,885 rows (56 flagged)")
 
 
+def test_a_maintenance_run_shows_what_it_deleted_compacted_expired_and_removed():
+    tables = [{"table": "silver.transactions", "rows_deleted": 9920, "files_compacted": 4, "snapshots_expired": 2,
+               "orphan_files": ["a", "b"], "error": None},
+              {"table": "gold.daily_merchant_metrics", "rows_deleted": 0, "files_compacted": 0, "snapshots_expired": 1,
+               "orphan_files": [], "error": "ValidationException: conflict"}]
+    manifest = {**BASE, "pipeline": "maintenance", "run_id": "maintenance-2024-01-03", "datasets": {},
+                "jobs": {"maintain_tables": {"maintained": tables, "tables": {}}}}
+    assert status_line(manifest).endswith(
+        "2 tables: 9,920 rows past retention deleted, 4 files compacted, 3 snapshots expired, "
+        "2 orphan files removed; FAILED: gold.daily_merchant_metrics")
+
+
 def test_a_run_that_failed_before_doing_anything_shows_its_error():
     manifest = {**BASE, "pipeline": "training", "run_id": "training-2024-01-03", "status": "FAILED",
                 "datasets": {}, "jobs": {}, "error": "States.TaskFailed: training_set: no labelled rows"}

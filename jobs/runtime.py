@@ -30,9 +30,12 @@ PORTABLE_SPARK_CONF: dict[str, str] = {
     # cache doubled the cost of building it (1M transactions: 9 s instead of 4 s, docs/benchmarks.md);
     # uncompressed it costs about what the scan it saves does, and spills to disk when memory is short.
     "spark.sql.inMemoryColumnarStorage.compressed": "false",
-    # Iceberg 1.7.1's vectorized (Arrow) Parquet reader crashed the JVM (OpenJDK 17.0.15, "Symbol refcount
-    # has gone to zero" in the JIT) reading back a 1M-row staged snapshot, three times out of three;
-    # with row-based reads the same job completes. Correctness first: re-measure before turning it on.
+    # Iceberg 1.7.1's vectorized (Arrow) Parquet reader is unsafe on Spark 3.5.4: since SPARK-50235,
+    # Spark's columnar-to-row step frees a batch's vectors while Iceberg still reuses their Arrow buffers,
+    # and the use-after-free corrupts the JVM (here: a crash in the JIT reading back a 1M-row snapshot,
+    # 3 runs of 3 on OpenJDK 17.0.15 and again on 17.0.21; Iceberg adapted to it after 1.7.1, and its
+    # 1.8.1 runtime read the same snapshot vectorized, 2 runs of 2). Row-based reads are correct on
+    # 1.7.1; Glue 5.0 pairs the same two versions, so the setting travels there too. docs/tables.md.
     "spark.sql.iceberg.vectorization.enabled": "false",
 }
 

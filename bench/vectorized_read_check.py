@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     spark = build_local_spark("lakehouse-vectorized-read-check",
                               extra_conf={"spark.sql.iceberg.vectorization.enabled": args.vectorized})
     jvm = spark.sparkContext._jvm
-    runtime = jvm.org.apache.iceberg.spark.SparkCatalog().getClass().getPackage().getImplementationVersion()
+    runtime = jvm.org.apache.iceberg.IcebergBuild.version()
     print(f"java {jvm.System.getProperty('java.runtime.version')}, iceberg {runtime}, "
           f"vectorized {args.vectorized}", flush=True)
     started = time.monotonic()

@@ -367,8 +367,8 @@ def report_lines(report: dict[str, Any]) -> list[str]:
     verb = "dry run, nothing changed" if report["dry_run"] else f"run {report['run_id']}"
     lines = [f"migrate ({verb}):"]
     for t in report["tables"]:
-        counts = (f"{t['partitions']:>4} partition(s) {t['files']:>5} file(s) "
-                  f"{t['rows'] if t['rows'] is not None else '-':>10} rows {t['bytes']:>12,} bytes")
+        rows = f"{t['rows']:,}" if t["rows"] is not None else "-"
+        counts = f"{t['partitions']:>4} partition(s) {t['files']:>5} file(s) {rows:>10} rows {t['bytes']:>12,} bytes"
         if t["outcome"] == "nothing to migrate":
             counts = ""
         snapshot = f"  snapshot {t['snapshot']}" if t["snapshot"] else ""

@@ -297,12 +297,20 @@ def migrate_table(spark: SparkSession, catalog: LakeCatalog, table: LegacyTable,
         outcome.message = "already an Iceberg table" if snapshots else "no partition of the previous release"
         return outcome
     if snapshots:
+        # The migration's own snapshot may have been expired by maintenance since: its files tell.
+        referenced = {_local(r[0]) for r in spark.sql(f"SELECT file_path FROM {ref.identifier}.all_data_files")
+                      .collect()}
+        outside = [path for p in layout.partitions for path in p.files if _local(path) not in referenced]
+        if not outside:
+            outcome.outcome = "already migrated"
+            outcome.message = "every file of the previous release is in the table; skipped"
+            return outcome
         runs = sorted({s.get(RUN_ID_PROPERTY, "(unknown run)") for s in snapshots})
         outcome.outcome = "refused"
         outcome.message = (f"the table already exists and was written by run(s) {', '.join(runs)}, while its "
-                           f"folder still holds {layout.files} file(s) of the previous release that are not in it. "
-                           "Nothing changed. Move the table aside (or drop it) and migrate again, or keep it and "
-                           "leave the old files out.")
+                           f"folder still holds {len(outside)} file(s) of the previous release that are not in "
+                           "it. Nothing changed. Move the table aside (or drop it) and migrate again, or keep it "
+                           "and leave the old files out.")
         return outcome
 
     # every column any file has (a `keep` column arrived on a later day is in the later files only)

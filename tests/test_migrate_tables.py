@@ -204,21 +204,36 @@ def test_migrate_a_lake_of_the_previous_release(spark: SparkSession, tmp_path: P
 
 
 @pytest.mark.integration
-def test_a_table_todays_jobs_already_wrote_is_refused(spark: SparkSession, tmp_path: Path):
+def test_refused_beside_a_table_todays_jobs_wrote_and_skipped_once_its_snapshot_expired(spark: SparkSession,
+                                                                                      tmp_path: Path):
     """Old files beside a table a job already wrote: registering them would bring back rows the job
-    replaced, so the table is refused, with nothing changed."""
+    replaced, so the table is refused, with nothing changed. A migrated table whose migration snapshot
+    maintenance has expired since is still recognised as migrated (its files are in it)."""
     lake = tmp_path / "lake"
-    shutil.copytree(FIXTURE / "quarantine" / "customers", lake / "quarantine" / "customers")
-    write_table(spark, lake, "quarantine", "customers",
-                spark.createDataFrame([("customers", date(2024, 1, 3))], "dataset string, ingest_date date"),
+    for dataset in ("customers", "support_tickets"):
+        shutil.copytree(FIXTURE / "quarantine" / dataset, lake / "quarantine" / dataset)
+    catalog = lake_catalog(spark, LakeLayout.from_root(str(lake)))
+    write_table(spark, lake, "quarantine", "support_tickets",
+                spark.createDataFrame([("support_tickets", date(2024, 1, 3))], "dataset string, ingest_date date"),
                 ("ingest_date",))
     before = _parquet_files(lake)
 
-    report = run(spark, {"lake_root": str(lake), "run_id": "migrate-refused"})
+    first = run(spark, {"lake_root": str(lake), "run_id": "migrate-1"})
 
-    assert report["refused"] == ["quarantine.customers"]
-    refused = next(t for t in report["tables"] if t["table"] == "quarantine.customers")
-    assert "written by run(s) test-fixture" in refused["message"] and refused["files"] == 2
+    assert first["refused"] == ["quarantine.support_tickets"]
+    refused = next(t for t in first["tables"] if t["table"] == "quarantine.support_tickets")
+    assert "written by run(s) test-fixture" in refused["message"] and "2 file(s)" in refused["message"]
     assert _parquet_files(lake) == before
-    assert spark.table(lake_catalog(spark, LakeLayout.from_root(str(lake))).table(
-        "quarantine", "customers").identifier).count() == 1
+    tickets = catalog.table("quarantine", "support_tickets").identifier
+    assert spark.table(tickets).count() == 1
+
+    customers = catalog.table("quarantine", "customers").identifier
+    migrated = spark.table(customers).count()
+    spark.table(customers).limit(1).writeTo(customers).append()  # a later run's commit
+    spark.sql("CALL lake.system.expire_snapshots(table => 'quarantine.customers', "
+              "older_than => TIMESTAMP '2999-01-01 00:00:00', retain_last => 1)").collect()
+    assert spark.table(customers).count() == migrated + 1
+
+    again = {t["table"]: t for t in run(spark, {"lake_root": str(lake), "run_id": "migrate-2"})["tables"]}
+    assert again["quarantine.customers"]["outcome"] == "already migrated"
+    assert again["quarantine.support_tickets"]["outcome"] == "refused"

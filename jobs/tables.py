@@ -378,12 +378,18 @@ def stage_overwrite(spark: SparkSession, ref: TableRef, df: DataFrame, replaced:
     return StagedWrite(ref, read_snapshot, int(row[0]), run_id)
 
 
+def job_table_description(layer: str, name: str, job: str) -> str:
+    """The comment a table gets from the job that owns it (`stage_table_write`), e.g.
+    `gold customer_features (lakehouse silver_to_gold)`."""
+    return f"{layer} {name} (lakehouse {job})"
+
+
 def stage_table_write(spark: SparkSession, ref: TableRef, df: DataFrame, partition_columns: Sequence[str],
                       replaced: Column, *, run_id: str, job: str) -> StagedWrite:
     """A job that owns its table outright: create it if missing, then stage `df` replacing `replaced`,
     validated against the snapshot current now (the job read nothing else of it)."""
-    ensure_table(spark, ref, df.schema, partition_columns, f"{ref.layer} {ref.display.split('.', 1)[1]} "
-                                                           f"(lakehouse {job})")
+    ensure_table(spark, ref, df.schema, partition_columns,
+                 job_table_description(ref.layer, ref.display.split(".", 1)[1], job))
     return stage_overwrite(spark, ref, df, replaced, run_id=run_id, job=job,
                            read_snapshot=current_snapshot(spark, ref))
 

@@ -212,6 +212,18 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Tables of a lake written before they were Iceberg become Iceberg tables in place (jobs/migrate_tables.py)."""
+    from jobs.migrate_tables import report_lines
+    from jobs.migrate_tables import run as migrate
+    from jobs.runtime import build_local_spark
+
+    report = migrate(build_local_spark(app_name="lakehouse-migrate"),
+                     {"lake_root": str(args.lake_root), "dry_run": args.dry_run})
+    print("\n".join(report_lines(report)))
+    return 2 if report["refused"] else 0
+
+
 def _add_table_target(parser: argparse.ArgumentParser) -> None:
     _add_lake_root(parser)
     parser.add_argument("--target", choices=("local", "aws"), default="local",
@@ -355,6 +367,12 @@ def build_parser() -> argparse.ArgumentParser:
     back_out.add_argument("--ops-root", help="aws: where the run manifests are (s3://<ops bucket>)")
     back_out.add_argument("--dry-run", action="store_true", help="say what would be rolled back and stop")
     back_out.set_defaults(func=cmd_rollback)
+
+    migrate = sub.add_parser("migrate", help="make the Parquet folders of a lake written before the tables were "
+                                             "Iceberg into Iceberg tables in place (no data file copied)")
+    _add_lake_root(migrate)
+    migrate.add_argument("--dry-run", action="store_true", help="say per table what would be registered and stop")
+    migrate.set_defaults(func=cmd_migrate)
 
     sub.add_parser("deploy", add_help=False,
                    help="deploy the platform (CloudFormation change sets); see `lakehouse deploy --help`")

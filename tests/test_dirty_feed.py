@@ -16,26 +16,19 @@ from pyspark.sql import functions as F
 
 from jobs.tables import lake_table
 from pipelines.lake_tables import open_local
-from pipelines.local_run import local_pipelines
-from pipelines.synthetic import generate
+from tests.shared_lake import DAYS, START, IngestedLake
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-START, DAYS = date(2024, 1, 1), 2
 KEYS = {"customers": "customer_id", "transactions": "transaction_id", "support_tickets": "ticket_id"}
 EXPECTED_REASON = {"null_required": "missing_required:{column}", "wrong_type": "type_mismatch:{column}",
                    "extra_column": "unexpected_column:{column}", "malformed": "malformed_record"}
 
 
 @pytest.fixture(scope="module")
-def dirty_lake(spark, tmp_path_factory) -> Path:
-    lake = tmp_path_factory.mktemp("dirty") / "lake"
-    generate(lake, START, DAYS, 240, seed=3, dirty=True)
-    with local_pipelines(lake, spark_factory=lambda: spark) as pipelines:
-        for offset in range(DAYS):
-            run = pipelines.run("ingestion", START + timedelta(days=offset))
-            assert run.status == "SUCCEEDED", run.execution.render_history()
-    return lake
+def dirty_lake(ingested_lake: IngestedLake) -> Path:
+    """The session's dirty lake (tests/shared_lake.py): DAYS generated days, each through the ingestion pipeline."""
+    return ingested_lake.root
 
 
 def labels(lake: Path, day: date) -> dict:

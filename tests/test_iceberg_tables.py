@@ -4,8 +4,8 @@ run, history, rollback of a run (all or none, refused under a later run), and re
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from pathlib import Path
+from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,35 +13,28 @@ import pytest
 from jobs.tables import lake_table
 from pipelines import cli
 from pipelines.lake_tables import duckdb_connection, duckdb_scan, history, open_local, snapshot_of_run, to_pandas
-from pipelines.local_run import local_pipelines
-from pipelines.synthetic import generate
+from tests.shared_lake import DAYS, START, IngestedLake, table_rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-START, DAYS = date(2024, 1, 1), 3
-LINEAGE = ("_processed_at",)  # differs between two runs of the same rows
-
-
-def content(spark, lake: Path, table: str) -> list[tuple]:
-    """A table's rows as sorted tuples (its whole content, as readers see it)."""
-    layer, name = table.split(".")
-    frame = lake_table(spark, lake, layer, name)
-    return sorted(tuple(str(v) for v in row) for row in frame.collect())
-
 
 @pytest.fixture(scope="module")
-def three_days(spark, tmp_path_factory) -> dict[str, Any]:
-    """Days 1 and 2 ingested, the content of every table captured, then day 3 ingested."""
-    lake = tmp_path_factory.mktemp("iceberg") / "lake"
-    generate(lake, START, DAYS, 200, seed=11, dirty=True)
-    after_day_2: dict[str, list[tuple]] = {}
-    with local_pipelines(lake, spark_factory=lambda: spark) as pipelines:
-        for offset in range(DAYS):
-            if offset == DAYS - 1:
-                after_day_2 = {name: content(spark, lake, name) for name in open_local(lake).names()}
-            run = pipelines.run("ingestion", START + timedelta(days=offset))
-            assert run.status == "SUCCEEDED", run.execution.render_history()
-    return {"lake": lake, "after_day_2": after_day_2}
+def three_days(ingested_lake: IngestedLake) -> dict[str, Any]:
+    """The session's dirty lake (tests/shared_lake.py): days 1 and 2 ingested, the content of every
+    table captured, then day 3 ingested."""
+    return {"lake": ingested_lake.root, "after_day_2": ingested_lake.after_day_2}
+
+
+@pytest.fixture
+def restore_current_snapshots(three_days) -> Iterator[None]:
+    """Other modules read the same lake: put every table back on the snapshot it was on."""
+    tables = open_local(three_days["lake"])
+    before = {name: tables.load(name).metadata.current_snapshot_id for name in tables.names()}
+    yield
+    for name, snapshot_id in before.items():
+        table = tables.load(name)
+        if table.metadata.current_snapshot_id != snapshot_id:
+            table.manage_snapshots().set_current_snapshot(snapshot_id=snapshot_id).commit()
 
 
 def run_id(day: int) -> str:
@@ -78,7 +71,8 @@ def test_a_table_as_of_a_run_loads_into_pandas(spark, three_days):
     assert set(frame["_run_id"]) <= {run_id(1), run_id(2)}
 
 
-def test_rollback_is_refused_under_a_later_run_then_undoes_the_last_run_exactly(spark, three_days, capsys):
+def test_rollback_is_refused_under_a_later_run_then_undoes_the_last_run_exactly(spark, three_days, capsys,
+                                                                                restore_current_snapshots):
     lake = three_days["lake"]
     tables = open_local(lake)
     before = {name: tables.load(name).metadata.current_snapshot_id for name in tables.names()}
@@ -91,7 +85,7 @@ def test_rollback_is_refused_under_a_later_run_then_undoes_the_last_run_exactly(
     assert cli.main(["rollback", "--run", run_id(3), "--lake-root", str(lake)]) == 0
     assert "rolled back silver.transactions" in capsys.readouterr().out
     for name, rows in three_days["after_day_2"].items():
-        assert content(spark, lake, name) == rows, name  # as after day 2, row for row
+        assert table_rows(spark, lake, name) == rows, name  # as after day 2, row for row
     rolled = [row for row in history(open_local(lake).load("silver.transactions")) if row["run_id"] == run_id(3)]
     assert [row["state"] for row in rolled] == ["rolled back"]
 

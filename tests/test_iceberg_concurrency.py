@@ -10,13 +10,13 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
 
-from jobs import bronze_to_silver
+from jobs import bronze_to_silver, maintain_tables
 from jobs.lake import LakeLayout
 from jobs.tables import lake_catalog, lake_table
 from pipelines.lake_tables import history, open_local
@@ -125,3 +125,22 @@ def test_runs_killed_at_random_points_then_rerun_leave_the_lake_as_a_clean_run(s
     assert table_content(spark, lake, "silver") == clean["silver"]
     assert table_content(spark, lake, "quarantine") == clean["quarantine"]
     assert_sound(spark, lake)
+
+    # Then maintenance, its clock 8 days on: the killed runs' staged snapshots expire, the files they
+    # wrote and never committed are removed as orphans, and the content stays the clean run's.
+    report = maintain_tables.run(spark, {"run_date": DAY, "run_id": "maintenance-after-the-kills",
+                                         "lake_root": str(lake),
+                                         "now": (datetime.now(UTC) + timedelta(days=8)).isoformat()})
+    assert not [t for t in report["maintained"] if t["error"]], report["maintained"]
+    assert table_content(spark, lake, "silver") == clean["silver"]
+    assert table_content(spark, lake, "quarantine") == clean["quarantine"]
+    assert_sound(spark, lake)
+    catalog = lake_catalog(spark, LakeLayout.from_root(str(lake)))
+    for layer in ("silver", "quarantine"):
+        ref = catalog.table(layer, DATASET)
+        referenced = {r[0].replace("file:", "") for r in
+                      spark.sql(f"SELECT file_path FROM {ref.identifier}.all_data_files").collect()}
+        on_disk = {str(p) for p in Path(ref.location.replace("file:", "")).rglob("*.parquet")}
+        assert on_disk == referenced, f"{layer}: files no snapshot references: {sorted(on_disk - referenced)[:3]}"
+        staged = [r for r in history(open_local(lake).load(f"{layer}.{DATASET}")) if r["state"] == "staged"]
+        assert not staged, f"{layer}: staged snapshots of killed runs left after expiry: {staged}"

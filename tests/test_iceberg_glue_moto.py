@@ -17,6 +17,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import requests
 from moto.server import ThreadedMotoServer
 
 from pipelines.lake_tables import history, open_glue
@@ -41,6 +42,7 @@ def moto_url(tmp_path_factory) -> str:
     for bucket in (SILVER, BRONZE):
         s3.create_bucket(Bucket=bucket)
     yield url
+    requests.post(f"{url}/moto-api/reset", timeout=30)  # moto's state is process-wide: leave none behind
     server.stop()
 
 

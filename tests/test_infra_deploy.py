@@ -71,6 +71,7 @@ def endpoint() -> Iterator[str]:
             env.setenv(name, value)
         env.delenv("AWS_PROFILE", raising=False)
         with moto_server() as url:
+            requests.post(f"{url}/moto-api/reset", timeout=30)  # moto's state is process-wide: start empty
             yield url
             requests.post(f"{url}/moto-api/reset", timeout=30)
 

@@ -338,11 +338,16 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         refs = [r for r in refs if r.display in wanted]
     outcomes: list[TableMaintenance] = []
     for ref in refs:
+        before = current_snapshot(spark, ref)
         try:
             outcomes.append(maintain_table(spark, ref, run_date, now, retention_for(ref.layer, args), grace,
                                            ctx.run_id, dry_run))
         except Exception as error:  # maintain the other tables; fail the run at the end
-            outcomes.append(TableMaintenance(ref.display, rows_before=0, error=f"{type(error).__name__}: {error}"))
+            # A step may have committed before another failed (a retention delete, then a compaction
+            # conflict): keep both snapshots so that the manifest lets `rollback --run` undo it.
+            outcomes.append(TableMaintenance(ref.display, rows_before=table_rows(spark, ref, before),
+                                             snapshot_before=before, snapshot_after=current_snapshot(spark, ref),
+                                             error=f"{type(error).__name__}: {error}"))
     report = {
         "job": JOB_NAME,
         "run_id": ctx.run_id,
@@ -356,7 +361,7 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         "tables": {o.table: {"table": o.table, "snapshot_before": o.snapshot_before,
                              "snapshot_after": o.snapshot_after, "location": ref.location}
                    for o, ref in zip(outcomes, refs, strict=True)
-                   if not dry_run and o.error is None and o.snapshot_after != o.snapshot_before},
+                   if not dry_run and o.snapshot_after != o.snapshot_before},
         "duration_seconds": round(time.monotonic() - started, 3),
     }
     if not dry_run:

@@ -217,3 +217,35 @@ def test_a_maintenance_run_can_be_rolled_back_while_its_snapshots_are_kept(spark
     for table in ("silver.events", "gold.daily"):
         assert_rows(lake_table(spark, month["lake"], *table.split(".")),
                     [r.asDict() for r in month["before"][table]])
+
+
+def test_a_table_that_fails_midway_is_named_and_its_committed_step_stays_undoable(spark, tmp_path, monkeypatch):
+    """Retention deleted, then compaction failed: the run fails naming the table, the other table is
+    maintained, and the report keeps the table's snapshots so that `rollback --run` can undo the delete."""
+    lake = tmp_path / "lake"
+    layout = LakeLayout.from_root(str(lake))
+    catalog = lake_catalog(spark, layout)
+    silver, gold = catalog.table("silver", "events"), catalog.table("gold", "daily")
+    for day in SILVER_DAYS[:2]:
+        publish(spark, stage_table_write(spark, silver, silver_day(spark, day, 3), SILVER_PARTITIONS,
+                                         partition_predicate(SILVER_PARTITIONS, [silver_partition(day)]),
+                                         run_id=f"load-{day}", job="test"))
+    publish(spark, stage_table_write(spark, gold, gold_day(spark, GOLD_DAYS[0], 2), ("event_date",),
+                                     F.col("event_date") == F.lit(GOLD_DAYS[0]), run_id="load", job="test"))
+    real_compact = maintain_tables.compact
+
+    def compaction_conflict(spark_session, ref, run_id):
+        if ref.display == "silver.events":
+            raise RuntimeError("ValidationException: files were rewritten by another run")
+        return real_compact(spark_session, ref, run_id)
+
+    monkeypatch.setattr(maintain_tables, "compact", compaction_conflict)
+    with pytest.raises(maintain_tables.MaintenanceError, match=r"1 of 2 table\(s\) .* silver.events: RuntimeError"):
+        maintain_tables.run(spark, {"run_date": "2025-01-01", "run_id": "maintenance-midway", "lake_root": str(lake)})
+    report = read_json(layout.job_report("maintenance", date(2025, 1, 1), "maintenance-midway",
+                                         maintain_tables.JOB_NAME))
+    failed = outcome(report, "silver.events")
+    assert failed["error"] and failed["snapshot_after"] != failed["snapshot_before"]  # the delete committed
+    assert lake_table(spark, lake, "silver", "events").count() == 3  # 2024-01-01 is past the 365 days; 01-02 not
+    assert report["tables"]["silver.events"]["snapshot_before"] == failed["snapshot_before"]
+    assert outcome(report, "gold.daily")["error"] is None

@@ -148,11 +148,9 @@ def describe_lines(info: dict[str, Any], partitions_shown: int = 10) -> list[str
                      f"{'required' if field['required'] else 'optional'}")
     lines.append("  schema versions:")
     for version in info["schema_versions"]:
-        changes = (["created"] if version["version"] == 1 else []) + \
-            [f"added {', '.join(version['added'])}"] * bool(version["added"]) + \
-            [f"dropped {', '.join(version['dropped'])}"] * bool(version["dropped"]) + \
-            [f"retyped {', '.join(version['retyped'])}"] * bool(version["retyped"]) + \
-            [f"renamed {', '.join(version['renamed'])}"] * bool(version["renamed"])
+        changes = ["created"] if version["version"] == 1 else []
+        changes += [f"{verb} {', '.join(version[verb])}" for verb in ("added", "dropped", "retyped", "renamed")
+                    if version[verb]]
         first = (f"first written {version['first_written_at']} by run {version['first_run'] or '?'}"
                  if version["first_snapshot"] else "no snapshot written with it yet")
         lines.append(f"    v{version['version']} (id {version['schema_id']}){' current' if version['current'] else ''}:"

@@ -31,6 +31,11 @@ def parse_date(value: str, name: str = "run_date") -> date:
         raise ValueError(f"--{name} must be a date as YYYY-MM-DD, got {value!r}") from None
 
 
+def parse_flag(value: Any) -> bool:
+    """A job's yes/no argument as Glue passes it (a string)."""
+    return str(value).strip().lower() in {"1", "true", "yes", "y"}
+
+
 @dataclass(frozen=True)
 class JobContext:
     layout: LakeLayout

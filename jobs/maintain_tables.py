@@ -32,7 +32,7 @@ from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import storage
-from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext, parse_date
+from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext, parse_date, parse_flag
 from jobs.runtime import glue_entry_point
 from jobs.tables import (
     JOB_PROPERTY,
@@ -41,8 +41,10 @@ from jobs.tables import (
     LakeCatalog,
     TableRef,
     current_snapshot,
+    iceberg_table,
     lake_catalog,
     lake_name,
+    snapshot_summary,
 )
 
 JOB_NAME = "maintain_tables"
@@ -132,11 +134,6 @@ def expiry_plan(snapshots: list[dict[str, Any]], main_lineage: list[int], now: d
 
 # --- Iceberg, through Spark -----------------------------------------------------------------------
 
-def _jvm_table(spark: SparkSession, ref: TableRef) -> Any:
-    jvm = spark.sparkContext._jvm
-    return jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, ref.identifier)
-
-
 def _actions(spark: SparkSession) -> Any:
     return spark.sparkContext._jvm.org.apache.iceberg.spark.actions.SparkActions.get(spark._jsparkSession)
 
@@ -145,14 +142,12 @@ def table_rows(spark: SparkSession, ref: TableRef, snapshot_id: int | None) -> i
     """Rows of a snapshot, from its summary (no data read)."""
     if snapshot_id is None:
         return 0
-    row = spark.sql(f"SELECT summary['total-records'] FROM {ref.identifier}.snapshots "
-                    f"WHERE snapshot_id = {int(snapshot_id)}").first()
-    return int(row[0]) if row and row[0] is not None else 0
+    return int(snapshot_summary(spark, ref, snapshot_id).get("total-records", 0))
 
 
 def partition_columns(spark: SparkSession, ref: TableRef) -> list[tuple[str, str]]:
     """(column, type) of the table's identity partition fields, in spec order."""
-    table = _jvm_table(spark, ref)
+    table = iceberg_table(spark, ref)
     schema = spark.table(ref.identifier).schema
     types = {f.name: f.dataType.simpleString() for f in schema.fields}
     columns = []
@@ -161,6 +156,10 @@ def partition_columns(spark: SparkSession, ref: TableRef) -> list[tuple[str, str
             name = table.schema().findColumnName(spec_field.sourceId())
             columns.append((name, types.get(name, "?")))
     return columns
+
+
+def snapshot_ids(spark: SparkSession, ref: TableRef) -> set[int]:
+    return {int(r[0]) for r in spark.sql(f"SELECT snapshot_id FROM {ref.identifier}.snapshots").collect()}
 
 
 def snapshots_of(spark: SparkSession, ref: TableRef) -> tuple[list[dict[str, Any]], list[int]]:
@@ -183,11 +182,9 @@ def delete_old_partitions(spark: SparkSession, ref: TableRef, predicate: Column,
      .option(f"snapshot-property.{JOB_PROPERTY}", JOB_NAME)
      .overwrite(predicate))
     after = current_snapshot(spark, ref)
-    if after == before:
+    if after is None or after == before:
         return 0
-    row = spark.sql(f"SELECT summary['deleted-records'] FROM {ref.identifier}.snapshots "
-                    f"WHERE snapshot_id = {after}").first()
-    return int(row[0]) if row and row[0] is not None else 0
+    return int(snapshot_summary(spark, ref, after).get("deleted-records", 0))
 
 
 def compaction_candidates(spark: SparkSession, ref: TableRef) -> tuple[int, int]:
@@ -199,7 +196,7 @@ def compaction_candidates(spark: SparkSession, ref: TableRef) -> tuple[int, int]
 
 def compact(spark: SparkSession, ref: TableRef, run_id: str) -> tuple[int, int]:
     """Bin-pack small files per partition (Iceberg's rewrite_data_files); (files rewritten, written)."""
-    action = _actions(spark).rewriteDataFiles(_jvm_table(spark, ref))
+    action = _actions(spark).rewriteDataFiles(iceberg_table(spark, ref))
     for key, value in COMPACTION_OPTIONS.items():
         action = action.option(key, value)
     result = (action.snapshotProperty(RUN_ID_PROPERTY, run_id).snapshotProperty(JOB_PROPERTY, JOB_NAME)
@@ -209,12 +206,11 @@ def compact(spark: SparkSession, ref: TableRef, run_id: str) -> tuple[int, int]:
 
 def expire(spark: SparkSession, ref: TableRef, now: datetime, retention: Retention) -> tuple[int, int]:
     """Expire snapshots (Iceberg's expire_snapshots); (snapshots expired, data files deleted)."""
-    before = {s["snapshot_id"] for s in snapshots_of(spark, ref)[0]}
+    before = snapshot_ids(spark, ref)
     older_than = int((now - timedelta(days=retention.snapshot_days)).timestamp() * 1000)
-    result = (_actions(spark).expireSnapshots(_jvm_table(spark, ref)).expireOlderThan(older_than)
+    result = (_actions(spark).expireSnapshots(iceberg_table(spark, ref)).expireOlderThan(older_than)
               .retainLast(max(retention.min_snapshots, 1)).execute())
-    after = {s["snapshot_id"] for s in snapshots_of(spark, ref)[0]}
-    return len(before - after), int(result.deletedDataFilesCount())
+    return len(before - snapshot_ids(spark, ref)), int(result.deletedDataFilesCount())
 
 
 def orphan_files(spark: SparkSession, ref: TableRef, older_than: datetime, dry_run: bool) -> list[str]:
@@ -225,7 +221,7 @@ def orphan_files(spark: SparkSession, ref: TableRef, older_than: datetime, dry_r
     against the wall clock, which an injected clock (`--now`) is not; `run` enforces the floor itself.
     """
     jvm = spark.sparkContext._jvm
-    action = _actions(spark).deleteOrphanFiles(_jvm_table(spark, ref)).olderThan(int(older_than.timestamp() * 1000))
+    action = _actions(spark).deleteOrphanFiles(iceberg_table(spark, ref)).olderThan(int(older_than.timestamp() * 1000))
     if dry_run:
         action = action.deleteWith(jvm.java.util.stream.Stream.builder())  # collects the paths, deletes nothing
     return sorted(str(path) for path in action.execute().orphanFileLocations())
@@ -251,12 +247,13 @@ def lake_tables(spark: SparkSession, catalog: LakeCatalog) -> list[TableRef]:
     return sorted(refs, key=lambda r: r.display)
 
 
-def maintain_table(spark: SparkSession, ref: TableRef, run_date: date, now: datetime, retention: Retention,
-                   orphan_grace: timedelta, run_id: str, dry_run: bool) -> TableMaintenance:
-    before = current_snapshot(spark, ref)
+def maintain_table(spark: SparkSession, ref: TableRef, before: int | None, run_date: date, now: datetime,
+                   retention: Retention, orphan_grace: timedelta, run_id: str, dry_run: bool) -> TableMaintenance:
+    """Maintain one table whose `main` is at snapshot `before`."""
     outcome = TableMaintenance(ref.display, rows_before=table_rows(spark, ref, before), snapshot_before=before)
     cutoff = retention_cutoff(run_date, retention)
-    predicate = older_than_predicate(partition_columns(spark, ref), cutoff) if cutoff else None
+    partitioning = partition_columns(spark, ref)
+    predicate = older_than_predicate(partitioning, cutoff) if cutoff else None
     if cutoff is not None:
         outcome.retention_cutoff = cutoff.isoformat()
     if predicate is None:
@@ -264,8 +261,7 @@ def maintain_table(spark: SparkSession, ref: TableRef, run_date: date, now: date
                                               else "the table has no date partition"))
     elif before is not None:
         old_partitions = spark.table(ref.identifier).where(predicate)
-        outcome.partitions_deleted = old_partitions.select(*[c for c, _ in partition_columns(spark, ref)]) \
-            .distinct().count()
+        outcome.partitions_deleted = old_partitions.select(*[c for c, _ in partitioning]).distinct().count()
         if dry_run:
             outcome.rows_deleted = old_partitions.count()
         elif outcome.partitions_deleted:
@@ -277,9 +273,8 @@ def maintain_table(spark: SparkSession, ref: TableRef, run_date: date, now: date
             outcome.notes.append(f"would compact {files} file(s) in {partitions} partition(s)")
         else:
             outcome.files_compacted, outcome.files_written_by_compaction = compact(spark, ref, run_id)
-    snapshots, lineage = snapshots_of(spark, ref)
     if dry_run:
-        outcome.snapshots_expired = len(expiry_plan(snapshots, lineage, now, retention))
+        outcome.snapshots_expired = len(expiry_plan(*snapshots_of(spark, ref), now, retention))
     else:
         outcome.snapshots_expired, outcome.files_deleted_by_expiry = expire(spark, ref, now, retention)
     outcome.orphan_files = orphan_files(spark, ref, now - orphan_grace, dry_run)
@@ -303,10 +298,6 @@ def parse_now(value: str | None) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _flag(value: Any) -> bool:
-    return str(value).strip().lower() in {"1", "true", "yes"}
-
-
 def retention_for(layer: str, args: dict[str, Any]) -> Retention:
     """The layer's retention, with `--snapshot_days` / `--min_snapshots` overriding it for this run."""
     retention = RETENTION[layer]
@@ -321,7 +312,7 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     ctx = JobContext.from_args({**args, "pipeline": args.get("pipeline") or "maintenance"})
     run_date = parse_date(str(args["run_date"]))
-    now, dry_run = parse_now(args.get("now")), _flag(args.get("dry_run"))
+    now, dry_run = parse_now(args.get("now")), parse_flag(args.get("dry_run"))
     grace = (timedelta(hours=float(args["orphan_grace_hours"])) if args.get("orphan_grace_hours") not in (None, "")
              else ORPHAN_GRACE)
     if not args.get("now") and grace < MIN_ORPHAN_GRACE:
@@ -340,7 +331,7 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     for ref in refs:
         before = current_snapshot(spark, ref)
         try:
-            outcomes.append(maintain_table(spark, ref, run_date, now, retention_for(ref.layer, args), grace,
+            outcomes.append(maintain_table(spark, ref, before, run_date, now, retention_for(ref.layer, args), grace,
                                            ctx.run_id, dry_run))
         except Exception as error:  # maintain the other tables; fail the run at the end
             # A step may have committed before another failed (a retention delete, then a compaction

@@ -42,6 +42,7 @@ from jobs.tables import (
     LakeCatalog,
     TableRef,
     ensure_table,
+    iceberg_table,
     job_table_description,
     lake_catalog,
     table_exists,
@@ -220,10 +221,6 @@ def _snapshots(spark: SparkSession, ref: TableRef) -> list[dict[str, Any]]:
     return [{"snapshot_id": int(r[0]), **dict(r[1] or {})} for r in rows]
 
 
-def _iceberg_table(spark: SparkSession, ref: TableRef) -> Any:
-    return spark._jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, ref.identifier)
-
-
 def _with_name_mapping(spark: SparkSession, table: Any) -> None:
     """The files of the previous release carry no Iceberg field ids: readers find their columns by name
     (what `add_files` sets up too). Later schema updates keep the mapping up to date."""
@@ -321,15 +318,15 @@ def migrate_table(spark: SparkSession, catalog: LakeCatalog, table: LegacyTable,
         outcome.outcome = "would migrate"
         return outcome
     ensure_table(spark, ref, target_schema(found.schema, table), table.partition_columns, table.description)
-    iceberg_table = _iceberg_table(spark, ref)
-    spec = [str(f.name()) for f in iceberg_table.spec().fields()]
+    java_table = iceberg_table(spark, ref)
+    spec = [str(f.name()) for f in java_table.spec().fields()]
     if spec != list(table.partition_columns):
         outcome.outcome = "refused"
         outcome.message = (f"the table exists, empty, partitioned by {spec or 'nothing'} instead of "
                            f"{list(table.partition_columns)}; nothing changed")
         return outcome
-    _with_name_mapping(spark, iceberg_table)
-    data_files = _data_files(spark, iceberg_table, layout.partitions)
+    _with_name_mapping(spark, java_table)
+    data_files = _data_files(spark, java_table, layout.partitions)
     registered = {_local(str(f.path())) for f in data_files}
     listed = {_local(path) for p in layout.partitions for path in p.files}
     rows = sum(int(f.recordCount()) for f in data_files)
@@ -338,12 +335,12 @@ def migrate_table(spark: SparkSession, catalog: LakeCatalog, table: LegacyTable,
         outcome.message = (f"the footers give {len(registered)} file(s) and {rows} row(s), the folder {len(listed)} "
                            f"file(s) and Spark {outcome.rows} row(s); nothing registered")
         return outcome
-    append = iceberg_table.newAppend()
+    append = java_table.newAppend()
     for data_file in data_files:
         append.appendFile(data_file)
     append.set(RUN_ID_PROPERTY, run_id).set(JOB_PROPERTY, JOB_NAME).commit()
-    summary = dict(iceberg_table.currentSnapshot().summary())
-    outcome.outcome, outcome.snapshot = "migrated", int(iceberg_table.currentSnapshot().snapshotId())
+    summary = dict(java_table.currentSnapshot().summary())
+    outcome.outcome, outcome.snapshot = "migrated", int(java_table.currentSnapshot().snapshotId())
     outcome.files, outcome.rows = int(summary["added-data-files"]), int(summary["added-records"])
     outcome.bytes = int(summary["added-files-size"])
     return outcome

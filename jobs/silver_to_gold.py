@@ -38,7 +38,7 @@ from jobs.gold.features import LONG_WINDOW_DAYS, customer_features
 from jobs.gold.late_arrivals import late_event_days
 from jobs.gold.merchant_metrics import daily_merchant_metrics_for_days
 from jobs.gold.windows import window_days
-from jobs.job_context import COMMON_OPTIONAL_ARGS
+from jobs.job_context import COMMON_OPTIONAL_ARGS, parse_flag
 from jobs.lake import LakeLayout
 from jobs.run_history import previous_table_rows
 from jobs.runtime import glue_entry_point
@@ -101,10 +101,6 @@ def parse_run_date(value: str) -> date:
         return date.fromisoformat(value)
     except (TypeError, ValueError):
         raise ValueError(f"--run_date must be YYYY-MM-DD, got {value!r}") from None
-
-
-def parse_flag(value: Any) -> bool:
-    return str(value).strip().lower() in {"1", "true", "yes", "y"}
 
 
 # --- I/O edge: the only code here that touches the lake ------------------------------------------

@@ -269,6 +269,12 @@ def read_if_exists(spark: SparkSession, ref: TableRef, snapshot_id: int | None =
     return None if snapshot is None else read_table(spark, ref, snapshot)
 
 
+def iceberg_table(spark: SparkSession, ref: TableRef) -> Any:
+    """The table's Iceberg Java object (for Iceberg's Spark actions and its migration utilities)."""
+    return spark.sparkContext._jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(
+        spark._jsparkSession, ref.identifier)
+
+
 def snapshot_summary(spark: SparkSession, ref: TableRef, snapshot_id: int) -> dict[str, str]:
     row = spark.sql(f"SELECT summary FROM {ref.identifier}.snapshots WHERE snapshot_id = {int(snapshot_id)}").first()
     return {} if row is None else dict(row[0])

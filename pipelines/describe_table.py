@@ -9,16 +9,12 @@ No data is read; pyiceberg opens the same catalog the jobs write.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
 from typing import Any
 
 from jobs.tables import RUN_ID_PROPERTY
+from pipelines.lake_tables import utc_time
 
 SMALL_FILE_BYTES = 32 * 1024 * 1024  # a quarter of Iceberg's default 128 MiB target: a compaction candidate
-
-
-def _when(ms: int | None) -> str | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _fields(schema: Any) -> list[dict[str, Any]]:
@@ -52,7 +48,7 @@ def schema_versions(table: Any) -> list[dict[str, Any]]:
             "renamed": [f"{before[i].name} -> {f.name}" for i, f in fields.items()
                         if i in before and before[i].name != f.name],
             "first_snapshot": snapshot.snapshot_id if snapshot else None,
-            "first_written_at": _when(snapshot.timestamp_ms) if snapshot else None,
+            "first_written_at": utc_time(snapshot.timestamp_ms) if snapshot else None,
             "first_run": summary.get(RUN_ID_PROPERTY) if snapshot else None,
         })
         previous = schema
@@ -81,7 +77,7 @@ def snapshot_counts(table: Any) -> dict[str, Any]:
     summary = current.summary.additional_properties if current and current.summary else {}
     return {"total": len(metadata.snapshots), "main_lineage": lineage,
             "not_on_main": len(metadata.snapshots) - lineage,
-            "oldest_at": _when(min(times)) if times else None, "newest_at": _when(max(times)) if times else None,
+            "oldest_at": utc_time(min(times)) if times else None, "newest_at": utc_time(max(times)) if times else None,
             "current": current.snapshot_id if current else None,
             "current_run": summary.get(RUN_ID_PROPERTY)}
 

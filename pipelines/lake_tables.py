@@ -100,7 +100,8 @@ def open_lake(lake_root: str | Path | None = None, target: str = "local", glue_d
 
 # --- history --------------------------------------------------------------------------------------
 
-def _when(ms: int) -> str:
+def utc_time(ms: int) -> str:
+    """An Iceberg timestamp (ms since the epoch) as `YYYY-MM-DD hh:mm:ss` UTC."""
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -126,7 +127,7 @@ def history(table: Any) -> list[dict[str, Any]]:
             state = "rolled back"
         else:
             state = "staged"
-        rows.append({"snapshot_id": snapshot.snapshot_id, "committed_at": _when(snapshot.timestamp_ms),
+        rows.append({"snapshot_id": snapshot.snapshot_id, "committed_at": utc_time(snapshot.timestamp_ms),
                      "run_id": summary.get(RUN_ID_PROPERTY, ""), "operation": operation,
                      "rows_added": int(summary.get("added-records", 0)),
                      "rows_removed": int(summary.get("deleted-records", 0)),

@@ -38,3 +38,14 @@ def write_table(spark: SparkSession, lake: Any, layer: str, name: str, df: DataF
     ref = lake_catalog(spark, layout).table(layer, name)
     ensure_table(spark, ref, df.schema, partition_columns)
     publish(spark, stage_overwrite(spark, ref, df, F.lit(True), run_id="test-fixture", job="test", read_snapshot=None))
+
+
+def data_files_of(spark: SparkSession, ref: Any) -> tuple[set[str], set[str]]:
+    """(Parquet files under a local table's folder, data files its snapshots reference): equal when no
+    file is orphaned and none is missing."""
+    from pathlib import Path
+
+    on_disk = {str(p) for p in Path(ref.location.replace("file:", "")).rglob("*.parquet")}
+    referenced = {r[0].replace("file:", "") for r in
+                  spark.sql(f"SELECT file_path FROM {ref.identifier}.all_data_files").collect()}
+    return on_disk, referenced

@@ -21,6 +21,7 @@ from jobs.lake import LakeLayout
 from jobs.tables import lake_catalog, lake_table
 from pipelines.lake_tables import history, open_local
 from pipelines.synthetic import generate
+from tests.frames import data_files_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -138,9 +139,7 @@ def test_runs_killed_at_random_points_then_rerun_leave_the_lake_as_a_clean_run(s
     catalog = lake_catalog(spark, LakeLayout.from_root(str(lake)))
     for layer in ("silver", "quarantine"):
         ref = catalog.table(layer, DATASET)
-        referenced = {r[0].replace("file:", "") for r in
-                      spark.sql(f"SELECT file_path FROM {ref.identifier}.all_data_files").collect()}
-        on_disk = {str(p) for p in Path(ref.location.replace("file:", "")).rglob("*.parquet")}
+        on_disk, referenced = data_files_of(spark, ref)
         assert on_disk == referenced, f"{layer}: files no snapshot references: {sorted(on_disk - referenced)[:3]}"
         staged = [r for r in history(open_local(lake).load(f"{layer}.{DATASET}")) if r["state"] == "staged"]
         assert not staged, f"{layer}: staged snapshots of killed runs left after expiry: {staged}"

@@ -41,7 +41,7 @@ from pipelines.lake_tables import (
     run_manifest,
 )
 from pipelines.local_run import local_pipelines
-from tests.frames import assert_rows
+from tests.frames import assert_rows, data_files_of
 
 pytestmark = pytest.mark.integration
 
@@ -72,10 +72,6 @@ def silver_day(spark, day: date, rows: int = 20, tag: str = "E"):
 def gold_day(spark, day: date, rows: int = 6):
     return spark.range(rows).select(F.col("id").alias("merchant"), F.lit(day).alias("event_date"),
                                     (F.col("id") * 10).alias("total"))
-
-
-def data_files_on_disk(location: str) -> set[str]:
-    return {str(p) for p in Path(location.replace("file:", "")).rglob("*.parquet")}
 
 
 @pytest.fixture(scope="module")
@@ -174,9 +170,8 @@ def test_orphans_of_a_killed_run_are_removed_and_no_unreferenced_file_remains(sp
     removed = {p.replace("file:", "") for p in outcome(month["report"], "silver.events")["orphan_files"]}
     assert month["leftovers"] <= removed
     for ref in (silver, month["gold"]):
-        referenced = {r[0].replace("file:", "") for r in
-                      spark.sql(f"SELECT file_path FROM {ref.identifier}.all_data_files").collect()}
-        assert data_files_on_disk(ref.location) == referenced, ref.display
+        on_disk, referenced = data_files_of(spark, ref)
+        assert on_disk == referenced, ref.display
 
 
 def test_the_dry_run_plans_what_the_run_does_and_changes_nothing(month):

@@ -152,8 +152,9 @@ def test_recall_and_precision_on_labelled_texts(labelled: list[LabelledText]) ->
     print(f"recall {recall} precision {precision:.3f}")  # shown with -s; figures go to docs/pii.md
     assert set(recall) == set(PII_KINDS)
     for kind in ("EMAIL_ADDRESS", "PHONE_NUMBER", "US_SSN", "CREDIT_CARD"):
-        assert recall[kind] >= 0.95, (kind, recall)
-    assert recall["PERSON"] >= 0.90, recall
+        assert recall[kind] == 1.0, (kind, recall)
+    # 0.970 with the NER reading whole texts; the name pre-check (name_candidates.py) must not lose any.
+    assert recall["PERSON"] >= 0.969, recall
     assert precision >= 0.95, false_positives
 
 

@@ -26,6 +26,8 @@ from pyspark.sql import types as T
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, RecognizerResult
     from presidio_anonymizer import AnonymizerEngine
+    from spacy.language import Language
+    from spacy.tokens import Doc, Span
 
 LOGGER = logging.getLogger(__name__)
 
@@ -82,6 +84,21 @@ def _lean_spacy_engine_class() -> type:
                     if name not in self.PIPES:
                         nlp.disable_pipe(name)
 
+        def process_text(self, text: str, language: str) -> NlpArtifacts:
+            return next(iter(self.process_batch([text], language)))[1]
+
+        def process_batch(self, texts, language, batch_size=1, n_process=1, as_tuples=False):  # type: ignore[no-untyped-def]
+            """Every text tokenized (context words need its tokens); only the sentences that could
+            hold a name go through tok2vec + NER (see name_candidates.py)."""
+            if as_tuples:
+                yield from super().process_batch(texts, language, batch_size, n_process, as_tuples)
+                return
+            nlp = self.nlp[language]
+            docs = [nlp.make_doc(str(text)) for text in texts]
+            recognise_names(nlp, docs, batch_size)
+            for doc in docs:
+                yield doc.text, self._doc_to_nlp_artifact(doc, language)
+
         def _doc_to_nlp_artifact(self, doc, language):  # type: ignore[no-untyped-def]
             entities, scores = self._get_updated_entities(list(doc.ents), self._get_scores_for_entities(doc))
             return NlpArtifacts(entities=entities, tokens=doc, tokens_indices=[token.idx for token in doc],
@@ -89,6 +106,32 @@ def _lean_spacy_engine_class() -> type:
                                 scores=scores)
 
     return LeanSpacyNlpEngine
+
+
+def recognise_names(nlp: Language, docs: list[Doc], batch_size: int) -> None:
+    """Set each tokenized doc's entities from the NER run on its name-candidate sentences only.
+
+    Each candidate sentence becomes a doc of its own (`Span.as_doc`), goes through the enabled
+    pipes (tok2vec, ner) in `nlp.pipe` batches, and its entities are put back at their offsets.
+    """
+    from jobs.pii.name_candidates import name_candidate_ranges
+
+    candidates: list[tuple[int, Span]] = []
+    for index, doc in enumerate(docs):
+        for start, end in name_candidate_ranges(doc.text):
+            span = doc.char_span(start, end, alignment_mode="expand")
+            if span is not None and len(span):
+                candidates.append((index, span))
+    found: dict[int, list[Span]] = {}
+    sentences = nlp.pipe((span.as_doc() for _, span in candidates), batch_size=max(batch_size, 1))
+    for (index, span), sentence in zip(candidates, sentences, strict=True):
+        for entity in sentence.ents:
+            placed = docs[index].char_span(span.start_char + entity.start_char, span.start_char + entity.end_char,
+                                           label=entity.label_)
+            if placed is not None:
+                found.setdefault(index, []).append(placed)
+    for index, entities in found.items():
+        docs[index].ents = entities
 
 
 def build_analyzer(with_ner: bool = True) -> AnalyzerEngine:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from infra.cfn import Json, get_att, resource
 from infra.iam import GLUE_JOB_ROLE_ID
 from infra.packaging import ArtifactSet
-from infra.settings import GLUE_TEMP_PREFIX, DeploySettings
+from infra.settings import GLUE_TEMP_PREFIX, DeploySettings, GlueCapacity
 from infra.storage import BootstrapOutputs
 from jobs.runtime import ICEBERG_EXTENSIONS
 from pipelines.registry import GlueJobSpec
@@ -106,7 +106,7 @@ def job(settings: DeploySettings, bootstrap: BootstrapOutputs, artifacts: Artifa
         "DefaultArguments": job_arguments(settings, bootstrap, artifacts, spec),
         "Timeout": spec.timeout_minutes,
         "MaxRetries": spec.max_retries,
-        "ExecutionProperty": {"MaxConcurrentRuns": 1},
+        "ExecutionProperty": {"MaxConcurrentRuns": spec.max_concurrent_runs},
         "SecurityConfiguration": {"Ref": SECURITY_CONFIGURATION_ID},
     }
     if spec.job_type == "pythonshell":
@@ -117,11 +117,12 @@ def job(settings: DeploySettings, bootstrap: BootstrapOutputs, artifacts: Artifa
             "MaxCapacity": PYTHON_SHELL_CAPACITY,
         })
     else:
+        capacity = settings.profile.capacity_of(spec.name, GlueCapacity(spec.worker_type, spec.number_of_workers))
         properties.update({
             "Command": {"Name": spec.job_type, "ScriptLocation": script, "PythonVersion": "3"},
             "GlueVersion": GLUE_VERSION,
-            "WorkerType": spec.worker_type,
-            "NumberOfWorkers": spec.number_of_workers,
+            "WorkerType": capacity.worker_type,
+            "NumberOfWorkers": capacity.workers,
         })
     return resource("AWS::Glue::Job", properties)
 

@@ -16,6 +16,7 @@ from infra.cfn import Json, get_att, policy_document, ref, resource, same_accoun
 from infra.iam import EVENTBRIDGE_ROLE_ID, SAGEMAKER_ROLE_ID, STATE_MACHINE_ROLE_ID
 from infra.settings import DATA_LAYERS, DeploySettings
 from infra.storage import BootstrapOutputs
+from jobs.contracts import promotion_waves
 from pipelines.registry import GlueJobSpec, PipelineSpec
 
 ALERT_TOPIC_ID = "AlertTopic"
@@ -106,7 +107,8 @@ def state_machine(settings: DeploySettings, bootstrap: BootstrapOutputs, pipelin
 def schedule_input(pipeline: PipelineSpec, datasets: list[str]) -> Json:
     """EventBridge passes the scheduled time; the definition derives its run date from it."""
     template = ('{"trigger": "schedule", "pipeline": "' + pipeline.name + '", "scheduled_time": <time>, '
-                '"run_id": "scheduled-<id>", "datasets": ' + json.dumps(datasets) + "}")
+                '"run_id": "scheduled-<id>", "datasets": ' + json.dumps(datasets) + ', "dataset_waves": '
+                + json.dumps(promotion_waves(datasets)) + "}")
     return {"InputPathsMap": {"time": "$.time", "id": "$.id"}, "InputTemplate": template}
 
 

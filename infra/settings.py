@@ -7,6 +7,7 @@ the docs agree: buckets `<prefix>-<stage>-<layer>-<account>`, everything else `<
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 STAGES = ("dev", "staging", "prod")
@@ -17,18 +18,38 @@ _ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 
 
 @dataclass(frozen=True)
+class GlueCapacity:
+    worker_type: str  # G.1X (4 vCPU, 16 GB) or G.2X (8 vCPU, 32 GB)
+    workers: int  # one of them is the Spark driver
+
+
+# prod is sized for the seed's 100 GB of bronze a day within the 1-hour window: docs/benchmarks.md,
+# "Sizing", from throughput measured by `make bench` (the arithmetic is bench/sizing.py).
+PROD_GLUE_CAPACITY: dict[str, GlueCapacity] = {
+    "bronze_to_silver": GlueCapacity("G.1X", 10),
+    "silver_to_gold": GlueCapacity("G.1X", 6),
+}
+
+
+@dataclass(frozen=True)
 class StageProfile:
     """What differs between stages; everything else is identical by construction."""
 
     log_retention_days: int
     schedules_enabled: bool  # dev runs on demand; scheduled runs there only cost money
     retain_data_on_delete: bool  # buckets and the key survive a stack deletion
+    # Glue worker type and count per job; a job not named takes its registry default (GlueJobSpec).
+    glue_capacity: Mapping[str, GlueCapacity] = field(default_factory=dict)
+
+    def capacity_of(self, job: str, default: GlueCapacity) -> GlueCapacity:
+        return self.glue_capacity.get(job, default)
 
 
 STAGE_PROFILES: dict[str, StageProfile] = {
     "dev": StageProfile(log_retention_days=30, schedules_enabled=False, retain_data_on_delete=False),
     "staging": StageProfile(log_retention_days=90, schedules_enabled=True, retain_data_on_delete=True),
-    "prod": StageProfile(log_retention_days=365, schedules_enabled=True, retain_data_on_delete=True),
+    "prod": StageProfile(log_retention_days=365, schedules_enabled=True, retain_data_on_delete=True,
+                         glue_capacity=PROD_GLUE_CAPACITY),
 }
 
 # Days after which objects expire, per bucket (the issue's retention: bronze 90 d, silver 1 y, gold 3 y).

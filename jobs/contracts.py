@@ -269,3 +269,23 @@ def load_contract(name: str, directory: Path | None = None) -> Contract:
 
 def list_datasets(directory: Path | None = None) -> list[str]:
     return sorted(p.stem for p in (directory or contracts_dir()).glob("*.yaml"))
+
+
+def promotion_waves(datasets: list[str], directory: Path | None = None) -> list[list[str]]:
+    """The datasets in waves: each after the datasets its columns reference (`references:
+    customers.customer_id`), so a referential check sees the referenced rows of the same day; the
+    datasets of one wave are independent and may be promoted at once. References to datasets not
+    in `datasets` are ignored; a cycle is an error naming its datasets."""
+    wanted = set(datasets)
+    needs = {name: {c.references.split(".", 1)[0] for c in load_contract(name, directory).columns
+                    if c.references is not None} & wanted - {name} for name in datasets}
+    waves: list[list[str]] = []
+    done: set[str] = set()
+    while len(done) < len(wanted):
+        ready = sorted(name for name in wanted - done if needs[name] <= done)
+        if not ready:
+            stuck = ", ".join(sorted(wanted - done))
+            raise ContractError(f"contracts reference each other in a cycle: {stuck} (see their `references:`)")
+        waves.append(ready)
+        done.update(ready)
+    return waves

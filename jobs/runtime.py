@@ -131,6 +131,8 @@ def build_local_spark(app_name: str = "lakehouse", shuffle_partitions: int = 8,
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.adaptive.enabled", "true")
+        # Job runs a state machine starts at once share the session, each in its own pool (local_run).
+        .config("spark.scheduler.mode", "FAIR")
         .config("spark.jars", ",".join(iceberg_jars()))
         .config("spark.sql.extensions", ICEBERG_EXTENSIONS)
         .config("spark.driver.extraJavaOptions",

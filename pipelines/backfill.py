@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from pipelines.local_run import execution_input
-from pipelines.registry import PIPELINES
+from pipelines.registry import PIPELINES, max_concurrent_job_runs
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
@@ -106,7 +106,7 @@ class LocalTarget:
         from pipelines.local_run import local_pipelines
         from pipelines.summary import manifest_lines
 
-        options = {"glue_max_concurrent_runs": max(1, workers), **self.engine_options}
+        options = {"glue_max_concurrent_runs": max(1, workers) * max_concurrent_job_runs(), **self.engine_options}
         with (self.pipelines_factory or local_pipelines)(self.lake_root, **options) as pipelines:
             def run_one(outcome: DateOutcome) -> None:
                 run = pipelines.run(pipeline, outcome.run_date, outcome.run_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,13 +20,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from jobs.contracts import list_datasets
+from jobs.contracts import list_datasets, promotion_waves
 from jobs.lake import LakeLayout
 from jobs.ml.artifacts import DEFAULT_MODEL_NAME
 from jobs.run_history import latest_succeeded, manifests_of
 from jobs.storage import read_json
 from pipelines.local_engine import ExecutionResult, LocalS3, LocalSageMaker, LocalStepFunctions
-from pipelines.registry import PIPELINES, REPO_ROOT, PipelineSpec, glue_job_for_name
+from pipelines.registry import PIPELINES, REPO_ROOT, PipelineSpec, glue_job_for_name, max_concurrent_job_runs
 
 LOCAL_BUCKETS = {layer: f"lakehouse-local-{layer}" for layer in ("bronze", "silver", "gold", "artifacts")}
 # The scikit-learn serving/training image (its requirements.txt pins the project's scikit-learn).
@@ -68,17 +69,19 @@ class LocalGlueRunner:
         self.lake_root = lake_root
         self._spark_factory = spark_factory
         self._spark: Any = None
+        self._spark_lock = threading.Lock()  # a Map runs jobs on several of moto's threads at once
 
     @property
     def spark(self) -> Any:
-        if self._spark is None:
-            if self._spark_factory is not None:
-                self._spark = self._spark_factory()
-            else:
-                from jobs.runtime import build_local_spark
+        with self._spark_lock:
+            if self._spark is None:
+                if self._spark_factory is not None:
+                    self._spark = self._spark_factory()
+                else:
+                    from jobs.runtime import build_local_spark
 
-                self._spark = build_local_spark(app_name="lakehouse-local")
-        return self._spark
+                    self._spark = build_local_spark(app_name="lakehouse-local")
+            return self._spark
 
     def __call__(self, job_name: str, arguments: dict[str, str]) -> None:
         spec = glue_job_for_name(job_name)
@@ -86,6 +89,10 @@ class LocalGlueRunner:
         args.setdefault("lake_root", str(self.lake_root))
         module = importlib.import_module(spec.module)
         spark = self.spark if spec.needs_spark else None
+        if spark is not None:
+            # Concurrent job runs share the session: each gets its own FAIR pool, so one run's Spark work
+            # fills the cores while another's Python side (planning, Great Expectations, commits) runs.
+            spark.sparkContext.setLocalProperty("spark.scheduler.pool", f"{spec.name}-{args.get('dataset', '')}")
         try:
             module.run(spark, args)
         except Exception as exc:
@@ -127,6 +134,7 @@ def execution_input(spec: PipelineSpec, run_date: date, run_id: str,
                                "attempt": attempt_of(run_id)}
     if spec.name == "ingestion":
         payload["datasets"] = list_datasets()
+        payload["dataset_waves"] = promotion_waves(payload["datasets"])
     return {**payload, **dict(extra or {})}
 
 
@@ -150,6 +158,7 @@ class LocalPipelines:
         self.runner = LocalGlueRunner(self.lake_root, spark_factory)
         self.sagemaker = LocalSageMaker(local_s3(self.lake_root), Path(self.layout.ops) / "sagemaker" / "logs")
         engine_options.setdefault("sagemaker", self.sagemaker)
+        engine_options.setdefault("glue_max_concurrent_runs", max_concurrent_job_runs())
         self.engine = LocalStepFunctions(self.runner, Path(self.layout.alerts()), **engine_options)
 
     def __enter__(self) -> LocalPipelines:

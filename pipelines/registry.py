@@ -26,6 +26,7 @@ class GlueJobSpec:
     max_retries: int = 0  # retries belong to the state machine, which knows what is transient
     job_type: str = "glueetl"  # Glue's Python shell runs Python 3.9, too old for this library
     needs_spark: bool = True  # False: run() ignores its SparkSession (locally none is started for it)
+    max_concurrent_runs: int = 1  # Glue's ExecutionProperty; a state machine running it in a Map needs more
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ GLUE_JOBS: dict[str, GlueJobSpec] = {
             module="jobs.bronze_to_silver",
             description="Promote one dataset's bronze ingest date to silver (typed, deduplicated, PII masked).",
             number_of_workers=4,
+            # the ingestion state machine promotes a wave's datasets at once (PromoteWave's MaxConcurrency)
+            max_concurrent_runs=4,
         ),
         GlueJobSpec(
             name="silver_to_gold",
@@ -199,3 +202,8 @@ def glue_job_for_name(job_name: str) -> GlueJobSpec:
         if job_name == spec.name or job_name.endswith("-" + spec.name):
             return spec
     raise KeyError(f"unknown Glue job {job_name!r}; known: {', '.join(sorted(GLUE_JOBS))}")
+
+
+def max_concurrent_job_runs() -> int:
+    """The most concurrent runs any Glue job allows (the local engine creates its jobs with this)."""
+    return max(spec.max_concurrent_runs for spec in GLUE_JOBS.values())

@@ -74,3 +74,26 @@ def test_the_dedupe_match_window_defaults_to_all_of_silver():
     assert parse_contract(minimal(dedupe={"match_window_days": 0}), "d.yaml").match_window_days == 0
     assert load_contract("customers").match_window_days is None  # updated_at moves: any partition
     assert load_contract("transactions").match_window_days == 3
+
+
+def test_promotion_waves_put_referenced_datasets_first() -> None:
+    from jobs.contracts import promotion_waves
+
+    assert promotion_waves(list_datasets()) == [["customers"], ["support_tickets", "transactions"]]
+    # a referenced dataset outside the run does not hold the others back
+    assert promotion_waves(["transactions", "support_tickets"]) == [["support_tickets", "transactions"]]
+
+
+def test_promotion_waves_refuse_a_reference_cycle(tmp_path: Path) -> None:
+    import shutil
+
+    from jobs.contracts import contracts_dir, promotion_waves
+
+    for name in ("customers", "transactions"):
+        shutil.copy(contracts_dir() / f"{name}.yaml", tmp_path / f"{name}.yaml")
+    customers = (tmp_path / "customers.yaml").read_text()
+    assert "{name: customer_id,   type: string," in customers
+    cyclic = "{name: customer_id, references: transactions.customer_id, type: string,"
+    (tmp_path / "customers.yaml").write_text(customers.replace("{name: customer_id,   type: string,", cyclic, 1))
+    with pytest.raises(ContractError, match="cycle: customers, transactions"):
+        promotion_waves(["customers", "transactions"], tmp_path)

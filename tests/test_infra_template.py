@@ -437,3 +437,20 @@ def test_bucket_names_fit_s3_limits() -> None:
     settings = DeploySettings(stage="staging", account=ACCOUNT, prefix="a" * 20)
     assert all(len(settings.bucket_name(p)) <= 63 for p in ("bronze", "artifacts", "logs"))
 
+
+
+def test_prod_glue_capacity_comes_from_its_stage_profile(templates: dict[str, dict[str, Any]]) -> None:
+    """prod takes the sized capacity (infra/settings.PROD_GLUE_CAPACITY); dev keeps the registry defaults."""
+    from infra.settings import PROD_GLUE_CAPACITY
+
+    for stage in ("dev", "prod"):
+        settings = settings_for(stage)
+        jobs = {body["Properties"]["Name"]: body["Properties"]
+                for body in resources_of(templates[f"main-{stage}"], "AWS::Glue::Job").values()}
+        for name, spec in GLUE_JOBS.items():
+            if spec.job_type != "glueetl":
+                continue
+            job = jobs[settings.glue_job_name(name)]
+            sized = PROD_GLUE_CAPACITY.get(name) if stage == "prod" else None
+            wanted = (sized.worker_type, sized.workers) if sized else (spec.worker_type, spec.number_of_workers)
+            assert (job["WorkerType"], job["NumberOfWorkers"]) == wanted, (stage, name)

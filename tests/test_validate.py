@@ -120,12 +120,14 @@ def test_on_the_failure_path_a_catch_may_go_straight_to_fail() -> None:
 
 
 def test_a_task_inside_a_map_is_covered_by_the_maps_catch() -> None:
-    inner = json.loads(INGESTION.definition_path.read_text())["States"]["PromoteDatasets"]["ItemProcessor"]
+    waves = json.loads(INGESTION.definition_path.read_text())["States"]["PromoteDatasets"]["ItemProcessor"]
+    inner = waves["States"]["PromoteWave"]["ItemProcessor"]  # a Map in a Map: the outer one catches
+    assert "Catch" not in waves["States"]["PromoteWave"]
     assert "Catch" not in inner["States"]["BronzeToSilver"]
     assert problems_after(INGESTION, lambda d: None) == []
     [message] = messages_after(INGESTION, lambda d: d["States"]["PromoteDatasets"].pop("Catch"))
     assert "state 'BronzeToSilver' breaks rule sync-task-catch-alerts" in message
-    assert "the enclosing Map 'PromoteDatasets' does not catch into an alert either" in message
+    assert "the enclosing Map 'PromoteWave' does not catch into an alert either" in message
 
 
 def test_unknown_placeholders_and_glue_jobs_are_reported() -> None:
@@ -163,3 +165,13 @@ def test_a_problem_reads_as_a_sentence() -> None:
 def test_an_invalid_json_definition_is_reported() -> None:
     assert [(p.state, p.rule) for p in validate_definition("x", "{not json", copy.copy(TRAINING))] == [
         ("(definition)", "json")]
+
+
+def test_a_waves_datasets_run_at_once_within_what_the_glue_job_allows() -> None:
+    """PromoteWave's MaxConcurrency and bronze_to_silver's MaxConcurrentRuns are one decision."""
+    from pipelines.registry import GLUE_JOBS
+
+    waves = json.loads(INGESTION.definition_path.read_text())["States"]["PromoteDatasets"]
+    assert waves["MaxConcurrency"] == 1  # one wave after the other
+    wave = waves["ItemProcessor"]["States"]["PromoteWave"]
+    assert wave["MaxConcurrency"] == GLUE_JOBS["bronze_to_silver"].max_concurrent_runs > 1

@@ -48,7 +48,7 @@ test: venv lint  ## the whole suite, slow and integration tests included
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: venv  ## benchmarks; figures go to docs/benchmarks.md
-	$(PY) -m bench.run --write docs/benchmarks.md
+	$(PY) -m bench.run --json docs/benchmarks.json --write docs/benchmarks.md
 
 backfill: venv  ## make backfill PIPELINE=ingestion START=2024-01-01 END=2024-01-07 [PARALLEL=4] [ARGS=--force]
 	$(VENV)/bin/lakehouse backfill $(PIPELINE) --lake-root $(LAKE) --start $(START) --end $(END) \

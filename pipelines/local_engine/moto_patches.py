@@ -215,8 +215,8 @@ INTERPRETER_PATCHES: tuple[MotoPatch, ...] = (
         lambda original, hooks: _start_job_run_with_hook(original, hooks)),
     _interpreter_patch(
         "glue-job-run-error-message", FakeJobRun, "as_dict",
-        "GetJobRun lacks ErrorMessage and ExecutionTime, so a failed .sync task's Cause could not name the "
-        "job's error",
+        "GetJobRun has no ErrorMessage and a fixed ExecutionTime of 123, so a failed .sync task's Cause could "
+        "not name the job's error; the run's error and measured seconds are added",
         lambda original, _hooks: _job_run_as_dict_with_error(original)),
     _interpreter_patch(
         "glue-sync-without-task-token", StateTaskServiceGlue, "_eval_integration_pattern",

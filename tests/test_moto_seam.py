@@ -48,6 +48,8 @@ def test_the_moto_pin_is_pyprojects_and_is_what_is_installed() -> None:
     pins = [r for r in pyproject["project"]["dependencies"] if r.startswith("moto")]
     assert pins == [f"moto[server]=={PINNED_MOTO_VERSION}"]
     assert pinned_moto_version() == PINNED_MOTO_VERSION == moto.__version__
+    # installed without its pyproject.toml (a wheel): the package metadata carries the same pin
+    assert pinned_moto_version(REPO_ROOT / "no-such-pyproject.toml") == PINNED_MOTO_VERSION
 
 
 def test_patches_are_named_once_and_say_what_they_fix() -> None:

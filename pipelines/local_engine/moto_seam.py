@@ -1,8 +1,9 @@
 """The seam between this project and moto's internals: the moto pin, the patch record, and the context
 that applies a set of patches and undoes every one of them on exit.
 
-The pin is written once, in pyproject.toml (`moto[server]==X`); it is read here from the installed
-package's metadata, so the guard, the docker image and the patches all follow that one line.
+The pin is written once, in pyproject.toml (`moto[server]==X`); it is read here (from the file in a
+source checkout, else from the installed package's metadata), so the guard, the Docker image and the
+patches all follow that one line.
 
 Every patch names what it fixes and the moto version it was written for. When the pin moves, the
 guard refuses to patch until each patch's `written_for` has been re-checked against the new moto
@@ -13,16 +14,19 @@ from __future__ import annotations
 
 import inspect
 import re
+import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import moto
 
 PROJECT_DISTRIBUTION = "lakehouse"
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 _MOTO_REQUIREMENT = re.compile(r"^moto(\[[^\]]*\])?\s*==\s*([0-9][^\s;,]*)")
 
 
@@ -30,14 +34,23 @@ class UnsupportedMotoVersion(RuntimeError):
     """The installed moto is not the version whose internals these patches were written against."""
 
 
-def pinned_moto_version(distribution: str = PROJECT_DISTRIBUTION) -> str:
-    """The exact moto version pyproject.toml pins (read from the installed project's metadata)."""
-    for requirement in metadata.requires(distribution) or ():
+def declared_requirements(pyproject: Path = PYPROJECT) -> list[str]:
+    """The project's dependencies: from pyproject.toml in a source checkout (the Docker test image runs
+    the suite from one without installing the project), else from the installed package's metadata."""
+    if pyproject.is_file():
+        return list(tomllib.loads(pyproject.read_text())["project"]["dependencies"])
+    return list(metadata.requires(PROJECT_DISTRIBUTION) or ())
+
+
+def pinned_moto_version(pyproject: Path = PYPROJECT) -> str:
+    """The exact moto version pyproject.toml pins."""
+    for requirement in declared_requirements(pyproject):
         match = _MOTO_REQUIREMENT.match(requirement.strip())
         if match:
             return match.group(2)
-    raise UnsupportedMotoVersion(f"{distribution}'s dependencies pin no exact moto version (moto[server]==X); "
-                                 "pyproject.toml must pin it, since the local engine patches moto's internals")
+    raise UnsupportedMotoVersion(f"{PROJECT_DISTRIBUTION}'s dependencies pin no exact moto version "
+                                 "(moto[server]==X); pyproject.toml must pin it, since the local engine patches "
+                                 "moto's internals")
 
 
 PINNED_MOTO_VERSION = pinned_moto_version()

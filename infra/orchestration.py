@@ -39,7 +39,7 @@ def state_machine_id(pipeline: str) -> str:
 def infrastructure_substitutions(settings: DeploySettings, bootstrap: BootstrapOutputs,
                                  ml_source_key: str | None = None) -> dict[str, Any]:
     """Placeholders any definition may use besides its Glue job names."""
-    values = DeployValues(
+    return DeployValues(
         alert_topic_arn=ref(ALERT_TOPIC_ID),
         sagemaker_execution_role_arn=get_att(SAGEMAKER_ROLE_ID, "Arn"),
         artifacts_bucket=bootstrap.artifacts_bucket,
@@ -52,7 +52,6 @@ def infrastructure_substitutions(settings: DeploySettings, bootstrap: BootstrapO
         name_prefix=settings.name(""),
         sklearn_image_uri=settings.sklearn_image_uri(),
     ).substitutions()
-    return values
 
 
 def substitutions(settings: DeploySettings, bootstrap: BootstrapOutputs, pipeline: PipelineSpec,

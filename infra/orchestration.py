@@ -14,9 +14,10 @@ from typing import Any
 from infra import asl
 from infra.cfn import Json, get_att, policy_document, ref, resource, same_account_condition, statement
 from infra.iam import EVENTBRIDGE_ROLE_ID, SAGEMAKER_ROLE_ID, STATE_MACHINE_ROLE_ID
-from infra.settings import DATA_LAYERS, DeploySettings
+from infra.settings import DeploySettings
 from infra.storage import BootstrapOutputs
 from jobs.contracts import promotion_waves
+from pipelines.deploy_placeholders import DeployValues
 from pipelines.registry import GlueJobSpec, PipelineSpec
 
 ALERT_TOPIC_ID = "AlertTopic"
@@ -39,19 +40,19 @@ def state_machine_id(pipeline: str) -> str:
 def infrastructure_substitutions(settings: DeploySettings, bootstrap: BootstrapOutputs,
                                  ml_source_key: str | None = None) -> dict[str, Any]:
     """Placeholders any definition may use besides its Glue job names."""
-    values: dict[str, Any] = {
-        "AlertTopicArn": ref(ALERT_TOPIC_ID),
-        "SageMakerExecutionRoleArn": get_att(SAGEMAKER_ROLE_ID, "Arn"),
-        "ArtifactsBucket": bootstrap.artifacts_bucket,
-        "GlueDatabase": settings.glue_database,
-        "Stage": settings.stage,
-        "NamePrefix": settings.name(""),
-        "SklearnImageUri": settings.sklearn_image_uri(),
-    }
-    values.update({f"{camel(layer)}Bucket": settings.bucket_name(layer) for layer in DATA_LAYERS})
-    if ml_source_key is not None:
-        values["SageMakerSourceUri"] = f"s3://{bootstrap.artifacts_bucket}/{ml_source_key}"
-    return values
+    return DeployValues(
+        alert_topic_arn=ref(ALERT_TOPIC_ID),
+        sagemaker_execution_role_arn=get_att(SAGEMAKER_ROLE_ID, "Arn"),
+        artifacts_bucket=bootstrap.artifacts_bucket,
+        sagemaker_source_uri=None if ml_source_key is None else f"s3://{bootstrap.artifacts_bucket}/{ml_source_key}",
+        bronze_bucket=settings.bucket_name("bronze"),
+        silver_bucket=settings.bucket_name("silver"),
+        gold_bucket=settings.bucket_name("gold"),
+        glue_database=settings.glue_database,
+        stage=settings.stage,
+        name_prefix=settings.name(""),
+        sklearn_image_uri=settings.sklearn_image_uri(),
+    ).substitutions()
 
 
 def substitutions(settings: DeploySettings, bootstrap: BootstrapOutputs, pipeline: PipelineSpec,

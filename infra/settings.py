@@ -10,6 +10,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pipelines.sagemaker_image import sklearn_image_uri
+
 STAGES = ("dev", "staging", "prod")
 DATA_LAYERS = ("bronze", "silver", "gold")
 
@@ -111,12 +113,7 @@ class DeploySettings:
 
     def sklearn_image_uri(self) -> str:
         """The region's SageMaker scikit-learn image (training and serving); unknown regions stop the build."""
-        account = SKLEARN_IMAGE_ACCOUNTS.get(self.region)
-        if account is None:
-            raise ValueError(f"no SageMaker scikit-learn image account known for region {self.region!r}: add it to "
-                             "SKLEARN_IMAGE_ACCOUNTS in infra/settings.py (see the SageMaker docs' Docker registry "
-                             f"paths); known regions: {', '.join(sorted(SKLEARN_IMAGE_ACCOUNTS))}")
-        return f"{account}.dkr.ecr.{self.region}.amazonaws.com/sagemaker-scikit-learn:{SKLEARN_IMAGE_TAG}"
+        return sklearn_image_uri(self.region)
 
     def state_machine_name(self, pipeline: str) -> str:
         return self.name(pipeline)
@@ -157,15 +154,3 @@ MODELS_PREFIX = "ops/models/"  # the model registry (jobs.lake.LakeLayout.model_
 ML_SOURCE_PREFIX = "ml/"  # SageMaker script-mode source directories (sourcedir.tar.gz)
 # What Glue jobs read from the artifacts bucket.
 JOB_ARTIFACT_PREFIXES = ("scripts/", "wheels/", "contracts/", "expectations/")
-
-# SageMaker's scikit-learn framework image: its 1.2-1 tag serves the project's scikit-learn pin
-# (jobs/ml/requirements.txt is installed over it). ECR accounts per region, from AWS's registry paths.
-SKLEARN_IMAGE_TAG = "1.2-1-cpu-py3"
-SKLEARN_IMAGE_ACCOUNTS = {
-    "us-east-1": "683313688378",
-    "us-east-2": "257758044811",
-    "us-west-1": "746614075791",
-    "us-west-2": "246618743249",
-    "eu-west-1": "141502667606",
-    "eu-west-2": "764974769150",
-}

@@ -25,29 +25,29 @@ from jobs.lake import LakeLayout
 from jobs.ml.artifacts import DEFAULT_MODEL_NAME
 from jobs.run_history import latest_succeeded, manifests_of
 from jobs.storage import read_json
+from pipelines.deploy_placeholders import DeployValues
 from pipelines.local_engine import ExecutionResult, LocalS3, LocalSageMaker, LocalStepFunctions
 from pipelines.registry import PIPELINES, REPO_ROOT, PipelineSpec, glue_job_for_name, max_concurrent_job_runs
+from pipelines.sagemaker_image import sklearn_image_uri
 
 LOCAL_BUCKETS = {layer: f"lakehouse-local-{layer}" for layer in ("bronze", "silver", "gold", "artifacts")}
-# The scikit-learn serving/training image (its requirements.txt pins the project's scikit-learn).
-SKLEARN_IMAGE_URI = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 SAGEMAKER_SOURCE_KEY = "ml/sourcedir.tar.gz"
 ATTEMPT_SUFFIX = re.compile(r"-attempt-(\d+)$")
 
 
 def local_deploy_values() -> dict[str, str]:
-    """Local values of the registry's DEPLOY_PLACEHOLDERS (the engine adds the ARNs it creates)."""
-    return {
-        "ArtifactsBucket": LOCAL_BUCKETS["artifacts"],
-        "SageMakerSourceUri": f"s3://{LOCAL_BUCKETS['artifacts']}/{SAGEMAKER_SOURCE_KEY}",
-        "BronzeBucket": LOCAL_BUCKETS["bronze"],
-        "SilverBucket": LOCAL_BUCKETS["silver"],
-        "GoldBucket": LOCAL_BUCKETS["gold"],
-        "GlueDatabase": "lakehouse_local",
-        "Stage": "local",
-        "NamePrefix": "lakehouse-local-",
-        "SklearnImageUri": SKLEARN_IMAGE_URI,
-    }
+    """Local values of the deploy placeholders (the engine adds the ARNs it creates)."""
+    return DeployValues(
+        artifacts_bucket=LOCAL_BUCKETS["artifacts"],
+        sagemaker_source_uri=f"s3://{LOCAL_BUCKETS['artifacts']}/{SAGEMAKER_SOURCE_KEY}",
+        bronze_bucket=LOCAL_BUCKETS["bronze"],
+        silver_bucket=LOCAL_BUCKETS["silver"],
+        gold_bucket=LOCAL_BUCKETS["gold"],
+        glue_database="lakehouse_local",
+        stage="local",
+        name_prefix="lakehouse-local-",
+        sklearn_image_uri=sklearn_image_uri(),
+    ).substitutions()
 
 
 def local_s3(lake_root: Path) -> LocalS3:

@@ -179,22 +179,6 @@ PIPELINES: dict[str, PipelineSpec] = {
     )
 }
 
-# Placeholders the deployment provides to every definition besides its Glue job names (infra/
-# orchestration.py resolves them on AWS; pipelines/local_run.py gives the local values).
-DEPLOY_PLACEHOLDERS: dict[str, str] = {
-    "AlertTopicArn": "the SNS alert topic",
-    "SageMakerExecutionRoleArn": "the role SageMaker jobs and models run as",
-    "ArtifactsBucket": "the artifacts bucket: ops/ (manifests, alerts, model registry)",
-    "SageMakerSourceUri": "S3 URI of the SageMaker source directory (jobs/ml as sourcedir.tar.gz, content-addressed)",
-    "BronzeBucket": "the bronze layer's bucket",
-    "SilverBucket": "the silver layer's bucket",
-    "GoldBucket": "the gold layer's bucket",
-    "GlueDatabase": "the Glue Data Catalog database",
-    "Stage": "the deployment stage (dev, staging, prod)",
-    "NamePrefix": "`<prefix>-<stage>-`, the prefix of every SageMaker resource name (IAM is scoped to it)",
-    "SklearnImageUri": "the region's SageMaker scikit-learn container image URI",
-}
-
 
 def glue_job_for_name(job_name: str) -> GlueJobSpec:
     """Map a deployed or local job name (`lakehouse-dev-bronze_to_silver` or `bronze_to_silver`)."""

@@ -8,7 +8,7 @@ Three independent checks, each reported with the state and the rule it breaks:
    (bad ARNs, BackoffRate, unknown fields...).
 3. Project rules:
    - `known-placeholder`: every `${Name}` is a job placeholder of the pipeline in the registry or
-     a deploy placeholder (`registry.DEPLOY_PLACEHOLDERS`);
+     a deploy placeholder (`deploy_placeholders.DEPLOY_PLACEHOLDERS`);
    - `known-glue-job`: every Glue task names its job through a registry placeholder that maps to
      a registered Glue job listed in the pipeline's `glue_jobs`;
    - `sync-task-retry`: every `.sync` task retries, and every retrier backs off exponentially
@@ -29,7 +29,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.registry import DEPLOY_PLACEHOLDERS, GLUE_JOBS, PIPELINES, GlueJobSpec, PipelineSpec
+from pipelines.deploy_placeholders import DEPLOY_PLACEHOLDERS, DeployValues
+from pipelines.registry import GLUE_JOBS, PIPELINES, GlueJobSpec, PipelineSpec
+from pipelines.sagemaker_image import sklearn_image_uri
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 GLUE_TASK = "arn:aws:states:::glue:startJobRun"
@@ -49,19 +51,19 @@ RULES: dict[str, str] = {
 }
 
 # Values that render a definition for the linters; the shapes matter (ARNs, names), not the values.
-SAMPLE_DEPLOY_VALUES: dict[str, str] = {
-    "AlertTopicArn": "arn:aws:sns:us-east-1:123456789012:lakehouse-dev-alerts",
-    "SageMakerExecutionRoleArn": "arn:aws:iam::123456789012:role/lakehouse-dev-sagemaker-execution",
-    "ArtifactsBucket": "lakehouse-dev-artifacts-123456789012",
-    "SageMakerSourceUri": "s3://lakehouse-dev-artifacts-123456789012/ml/0123456789abcdef/sourcedir.tar.gz",
-    "BronzeBucket": "lakehouse-dev-bronze-123456789012",
-    "SilverBucket": "lakehouse-dev-silver-123456789012",
-    "GoldBucket": "lakehouse-dev-gold-123456789012",
-    "GlueDatabase": "lakehouse_dev",
-    "Stage": "dev",
-    "NamePrefix": "lakehouse-dev-",
-    "SklearnImageUri": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
-}
+SAMPLE_DEPLOY_VALUES: dict[str, str] = DeployValues(
+    alert_topic_arn="arn:aws:sns:us-east-1:123456789012:lakehouse-dev-alerts",
+    sagemaker_execution_role_arn="arn:aws:iam::123456789012:role/lakehouse-dev-sagemaker-execution",
+    artifacts_bucket="lakehouse-dev-artifacts-123456789012",
+    sagemaker_source_uri="s3://lakehouse-dev-artifacts-123456789012/ml/0123456789abcdef/sourcedir.tar.gz",
+    bronze_bucket="lakehouse-dev-bronze-123456789012",
+    silver_bucket="lakehouse-dev-silver-123456789012",
+    gold_bucket="lakehouse-dev-gold-123456789012",
+    glue_database="lakehouse_dev",
+    stage="dev",
+    name_prefix="lakehouse-dev-",
+    sklearn_image_uri=sklearn_image_uri(),
+).substitutions()
 
 
 @dataclass(frozen=True)

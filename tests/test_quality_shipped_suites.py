@@ -76,13 +76,14 @@ CASES = [
           "T0000000000B4": "expect_column_values_to_be_between(event_time)",
           "T0000000000B5": "expect_column_values_to_be_in_set(merchant_category)"}),
     Case("customers",
-         [customer("tok_c1"), customer("tok_c2", segment="small_business", country="US", state="NY"),
-          customer("tok_c3", date_of_birth=None, updated_at=datetime(2023, 5, 1))],
-         [customer("tok_c8", segment="vip"), customer("tok_c9", country="XX"),
-          customer("tok_ca", email=None)],
-         {"tok_c8": "expect_column_values_to_be_in_set(segment)",
-          "tok_c9": "expect_column_values_to_be_in_set(country)",
-          "tok_ca": "expect_column_values_to_not_be_null(email)"}),
+         [customer("C00000001"), customer("C00000002", segment="small_business", country="US", state="NY"),
+          customer("C00000003", date_of_birth=None, updated_at=datetime(2023, 5, 1))],
+         [customer("C00000008", segment="vip"), customer("C00000009", country="XX"),
+          customer("C00000010", email=None), customer("tok_c1")],
+         {"C00000008": "expect_column_values_to_be_in_set(segment)",
+          "C00000009": "expect_column_values_to_be_in_set(country)",
+          "C00000010": "expect_column_values_to_not_be_null(email)",
+          "tok_c1": "expect_column_values_to_match_regex(customer_id)"}),  # the contract's pattern
     Case("support_tickets",
          [ticket("K0000000001"), ticket("K0000000002", channel="web", subject=None)],
          [ticket("K000000000X"), ticket("K0000000009", body=None)],
@@ -117,8 +118,8 @@ def test_silver_suite_passes_clean_rows_and_routes_flawed_ones(spark: SparkSessi
 
 
 def test_customer_warnings_keep_the_customer(spark: SparkSession, tmp_path: Path) -> None:
-    records = [customer("tok_c1", date_of_birth=date(2015, 1, 1)),
-               customer("tok_c2", created_at=datetime(2024, 3, 1, 11), updated_at=TS)]
+    records = [customer("C00000001", date_of_birth=date(2015, 1, 1)),
+               customer("C00000002", created_at=datetime(2024, 3, 1, 11), updated_at=TS)]
     result = gate(spark, silver_frame(spark, "customers", records), tmp_path, "silver", "customers")
     assert result.passed and result.summary["quarantined_rows"] == 0
     assert sorted(w.expectation for w in result.warnings) == [

@@ -10,6 +10,7 @@ import pytest
 
 from jobs.contracts import list_datasets, load_contract
 from jobs.quality.parameters import runtime_parameters
+from jobs.quality.suite_sources import contract_expectations
 from jobs.quality.suites import (
     QUARANTINE,
     SEVERITIES,
@@ -44,7 +45,9 @@ def test_shipped_suites_load_with_a_severity_on_every_expectation(layer: str, da
     suite = load_suite(layer, dataset)
     raw = json.loads(Path(suite.source).read_text())
     assert suite.name == f"{layer}.{dataset}"
-    assert len(suite.expectations) == len(raw["expectations"])  # nothing silently dropped
+    contract = raw["meta"].get("contract")
+    derived = contract_expectations(load_contract(contract)) if contract else []
+    assert len(suite.expectations) == len(derived) + len(raw["expectations"])  # nothing silently dropped
     assert all(e.severity in SEVERITIES for e in suite.expectations)
     assert all(e.row_level for e in suite.expectations if e.severity == QUARANTINE)
     assert len({e.id for e in suite.expectations}) == len(suite.expectations)

@@ -14,12 +14,10 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from pipelines.local_engine import LocalS3, LocalSageMaker, LocalStepFunctions, UnmappedS3UriError
-from pipelines.local_engine.engine import MOTO_CONFIG
 from pipelines.local_engine.sagemaker_jobs import parse_metrics
-from pipelines.local_engine.sagemaker_patches import SageMakerModelBackend, sagemaker_error_name
+from pipelines.local_engine.sagemaker_patches import sagemaker_error_name
 
 SKLEARN = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 PROBE_TRAINING = '''
@@ -362,23 +360,3 @@ def test_get_object_reads_mounted_buckets_from_the_lake_and_leaves_other_buckets
     assert local.output == {"document": {"auc": 0.8}}
     assert "The specified key does not exist: ops/none.json" in missing.output["error"]["Cause"]
     assert "The specified bucket does not exist" in remote.output["error"]["Cause"]  # moto's own S3 answered
-
-
-@pytest.mark.integration
-def test_unpatched_moto_fails_a_sagemaker_sync_task_before_its_catch() -> None:
-    """Why the SageMaker integration exists: stock moto 5.2.5 cannot run `.sync` at all."""
-    definition = json.dumps({"StartAt": "Train", "States": {"Train": {
-        **SYNC_DEFINITION["States"]["Train"], "Parameters": {"TrainingJobName": "x"}}, "Caught": {
-        "Type": "Pass", "End": True}}})
-    with mock_aws(config=MOTO_CONFIG):
-        sfn = boto3.client("stepfunctions", region_name="us-east-1")
-        arn = sfn.create_state_machine(name="p", definition=definition,
-                                       roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
-        execution = sfn.start_execution(stateMachineArn=arn, name="e", input="{}")["executionArn"]
-        for _ in range(200):
-            described = sfn.describe_execution(executionArn=execution)
-            if described["status"] != "RUNNING":
-                break
-            time.sleep(0.05)
-    assert described["status"] == "FAILED"  # the Catch to "Caught" never ran
-    assert not hasattr(SageMakerModelBackend, "update_endpoint")

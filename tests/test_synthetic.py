@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from jobs.ml.feature_spec import MERCHANT_CATEGORIES
 from pipelines.synthetic import generate, main
 from pipelines.synthetic.identifiers import luhn_valid
 from pipelines.synthetic.schema import (
     COUNTRIES,
     CURRENCIES,
     CUSTOMER_COLUMNS,
-    MERCHANT_CATEGORIES,
     SEGMENTS,
     SUPPORT_TICKET_COLUMNS,
     TICKET_CHANNELS,

@@ -11,7 +11,9 @@ An expectation is named by its type and column(s), e.g. `expect_column_values_to
 or by `meta.label` (needed to tell apart two table-level expectations of one type).
 Expectations that need run context declare it in `meta.requires` (scalar context values become
 `$PARAMETER`s, DataFrames become temporary views for query expectations); without it they are
-skipped and listed as skipped. The loader is strict: a bad suite fails at load time naming the file
+skipped and listed as skipped. A silver suite names its contract (`meta.contract`) and states only what
+the contract does not (see `suite_sources`); vocabularies come by name (`{"$CONSTANT": ...}`).
+The loader is strict: a bad suite fails at load time naming the file
 and the expectation, never halfway through a nightly run (GE itself would only log and drop it).
 """
 
@@ -32,6 +34,7 @@ from great_expectations.expectations.expectation_configuration import Expectatio
 from great_expectations.expectations.metadata_types import FailureSeverity
 
 from jobs.quality.parameters import STANDARD_PARAMETERS, validate_derived_parameters
+from jobs.quality.suite_sources import resolve_constants, with_contract
 
 WARN, QUARANTINE, FAIL = "warn", "quarantine", "fail"
 SEVERITIES = (WARN, QUARANTINE, FAIL)
@@ -170,6 +173,16 @@ def _expectation(raw: Any, index: int, suite_name: str, known_parameters: set[st
                             row_level=row_level)
 
 
+def _expectations_from_sources(document: dict[str, Any], source: str) -> list[Any]:
+    """The file's expectations with its contract's derived ones first and named vocabularies filled in."""
+    try:
+        expectations = resolve_constants(document["expectations"], source)
+        contract = (document.get("meta") or {}).get("contract")
+        return with_contract(expectations, contract, source) if contract else expectations
+    except ValueError as exc:
+        raise SuiteError(str(exc)) from None
+
+
 def parse_suite(document: Any, layer: str, dataset: str, source: str) -> QualitySuite:
     if not isinstance(document, dict) or not isinstance(document.get("expectations"), list):
         raise SuiteError(f"{source}: a suite is a mapping with an 'expectations' list")
@@ -183,7 +196,7 @@ def parse_suite(document: Any, layer: str, dataset: str, source: str) -> Quality
         raise SuiteError(f"{source}: meta.parameters: {exc}") from None
     known = set(STANDARD_PARAMETERS) | set(derived)
     expectations = tuple(_expectation(raw, i, name, known, source)
-                         for i, raw in enumerate(document["expectations"]))
+                         for i, raw in enumerate(_expectations_from_sources(document, source)))
     labels = [e.label for e in expectations]
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
     if duplicates:

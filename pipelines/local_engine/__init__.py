@@ -1,13 +1,14 @@
 """Local Step Functions engine: checked-in ASL executed by moto's interpreter, Glue routed to Python,
 SageMaker jobs run locally with SageMaker's script-mode and inference-handler contracts.
 
-Importing this package checks that moto is exactly the version its patches were written for.
+Importing this package checks that moto is exactly the version pyproject.toml pins; every moto patch
+is listed in `moto_registry` and applied only while its context is active.
 """
 
 from pipelines.local_engine.engine import ExecutionFailedError, ExecutionResult, LocalStepFunctions
 from pipelines.local_engine.glue_runs import GlueRun, GlueRunner, TransientGlueError
 from pipelines.local_engine.history import render_history
-from pipelines.local_engine.moto_patches import (
+from pipelines.local_engine.moto_seam import (
     PINNED_MOTO_VERSION,
     UnsupportedMotoVersion,
     require_moto_version,

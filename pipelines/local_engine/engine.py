@@ -21,6 +21,7 @@ import boto3
 from moto import mock_aws
 from moto.glue.models import FakeJob, FakeJobRun
 
+from pipelines.deploy_placeholders import DeployValues
 from pipelines.local_engine.alerts import alert_record, write_alert
 from pipelines.local_engine.glue_runs import GlueRun, GlueRunner, settle_job_run
 from pipelines.local_engine.history import json_safe_event, render_history
@@ -226,13 +227,10 @@ class LocalStepFunctions:
 
     @property
     def base_substitutions(self) -> dict[str, str]:
-        return {
-            "AlertTopicArn": self.alert_topic_arn,
-            "StateMachineRoleArn": self.role_arn,
-            "SageMakerExecutionRoleArn": self.sagemaker_role_arn,
-            "AwsRegion": self.region,
-            "AwsAccountId": self.account_id,
-        }
+        deployed = DeployValues(alert_topic_arn=self.alert_topic_arn,
+                                sagemaker_execution_role_arn=self.sagemaker_role_arn)
+        return {**deployed.substitutions(), "StateMachineRoleArn": self.role_arn, "AwsRegion": self.region,
+                "AwsAccountId": self.account_id}
 
     # -- hooks called from moto's execution threads ---------------------------------------------
 

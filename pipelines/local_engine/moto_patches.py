@@ -1,34 +1,10 @@
-"""The few patches moto's Step Functions interpreter needs to run our state machines locally.
+"""The patches moto's Step Functions interpreter needs to run our state machines locally.
 
-Every patch targets one attribute of moto 5.2.5 and is only active inside `patched_interpreter()`:
-
-* `glue.models.FakeJob.start_job_run`: after moto records the job run, the engine's hook runs the
-  job (the local Glue job function) and settles the run as SUCCEEDED or FAILED. Stock moto only
-  ever reports SUCCEEDED and runs nothing.
-* `glue.models.FakeJobRun.as_dict`: adds `ErrorMessage` (and the measured `ExecutionTime`) as
-  GetJobRun reports them on AWS, so a failed `.sync` task's Cause names the job's error.
-* `StateTaskServiceGlue._eval_integration_pattern`: moto's inherited version ends with
-  `callback_endpoint.interrupt_all()` on an endpoint that only exists for `.waitForTaskToken`,
-  which Glue does not support, so every `glue:startJobRun.sync` failed with
-  `'NoneType' object has no attribute 'interrupt_all'`. Replaced, for Glue only, by the
-  `.sync` branch of the same method without that call.
-* `StateTaskServiceGlue._sync_to_start_job_run`: the GetJobRun result becomes the task output,
-  and its datetimes made `describe_execution` fail (`datetime is not JSON serializable`).
-  The resolver's result is converted to JSON types (timestamps as epoch milliseconds).
-* `iteration_worker.CustomErrorName` and `branches_decl.CustomErrorName` (the names those two
-  modules imported): a Map iteration or Parallel branch that failed with a `States.*` error (e.g.
-  `States.TaskFailed` from a Glue job) is re-raised by its parent as a *custom* error name, whose
-  constructor rejects the `States.` prefix, so the parent failed with `States.Runtime` and lost the
-  cause. AWS fails the Map/Parallel with the inner error and cause; the replacement builds a
-  `StatesErrorName` for `States.*` names and a `CustomErrorName` otherwise.
-* `ExecutionWorker._get_evaluation_environment`: moto puts the execution's start time into the
-  context object as a `datetime`, so `$$.Execution.StartTime` in a task's Parameters failed the task
-  (`datetime is not JSON serializable`). AWS gives an ISO 8601 string in UTC with milliseconds
-  (`2024-01-03T23:30:00.123Z`); the replacement stores that.
-* `retrier_decl.time` (the module's `time` reference) and `WaitFunction._wait_interval`: Retry
-  and Wait no longer sleep; the requested delays are reported to the engine.
-* optionally `jitter_strategy_decl.random`: `JitterStrategy: FULL` draws its upper bound, so a
-  retry schedule is reproducible in tests.
+Each is a `MotoPatch` in `INTERPRETER_PATCHES` below (what it fixes, the moto version it was written
+for); `pipelines.local_engine.moto_registry` lists them with the SageMaker and CloudFormation ones, and
+`patched_interpreter()` applies them for the duration of a block and restores moto on exit. Retry and
+Wait report their delays to the engine instead of sleeping; `JitterStrategy: FULL` can be made to
+draw its upper bound, so a retry schedule is reproducible in tests.
 """
 
 from __future__ import annotations
@@ -36,32 +12,17 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from unittest import mock
 
 import moto
 
-PINNED_MOTO_VERSION = "5.2.5"
+from pipelines.local_engine.moto_seam import MotoPatch, applied, require_moto_version
 
-
-class UnsupportedMotoVersion(RuntimeError):
-    """The installed moto is not the version whose internals these patches were written against."""
-
-
-def require_moto_version(installed: str, pinned: str = PINNED_MOTO_VERSION) -> None:
-    if installed != pinned:
-        raise UnsupportedMotoVersion(
-            f"pipelines.local_engine patches moto internals and is pinned to moto=={pinned}, "
-            f"but moto=={installed} is installed. Install moto[server]=={pinned}, or re-check every "
-            f"patch in {__name__} against moto {installed} (and its tests) before moving the pin."
-        )
-
-
+# Checked before moto's internals are imported: their module paths are the pinned moto's.
 require_moto_version(moto.__version__)
 
-# Imported after the guard: these module paths are moto 5.2.5's.
 from moto.glue.models import FakeJob, FakeJobRun  # noqa: E402
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (  # noqa: E402
     CustomErrorName,
@@ -230,36 +191,81 @@ def _json_safe_sync_resolver(original: Callable[..., Any]) -> Callable[..., Any]
     return _sync_to_start_job_run
 
 
-@contextmanager
-def patched_interpreter(hooks: InterpreterHooks) -> Iterator[None]:
-    """Apply every patch for the duration of the block; moto is restored on exit."""
+WRITTEN_FOR = "5.2.5"  # the moto these patches were written and last checked against
 
-    def no_sleep_wait(self: WaitFunction, env: Any, wait_seconds: int) -> None:
+
+def _no_sleep_wait(_original: Any, hooks: InterpreterHooks) -> Callable[..., None]:
+    def _wait_interval(self: WaitFunction, env: Any, wait_seconds: int) -> None:
         hooks.on_wait(float(wait_seconds))
 
-    with ExitStack() as stack:
-        stack.enter_context(
-            mock.patch.object(FakeJob, "start_job_run", _start_job_run_with_hook(FakeJob.start_job_run, hooks))
-        )
-        stack.enter_context(mock.patch.object(FakeJobRun, "as_dict", _job_run_as_dict_with_error(FakeJobRun.as_dict)))
-        stack.enter_context(
-            mock.patch.object(StateTaskServiceGlue, "_eval_integration_pattern", _glue_sync_integration_pattern)
-        )
-        stack.enter_context(
-            mock.patch.object(
-                StateTaskServiceGlue,
-                "_sync_to_start_job_run",
-                _json_safe_sync_resolver(StateTaskServiceGlue._sync_to_start_job_run),
-            )
-        )
-        stack.enter_context(
-            mock.patch.object(ExecutionWorker, "_get_evaluation_environment",
-                              _start_time_as_aws_renders_it(ExecutionWorker._get_evaluation_environment))
-        )
-        for module in (iteration_worker, branches_decl):
-            stack.enter_context(mock.patch.object(module, "CustomErrorName", propagated_error_name))
-        stack.enter_context(mock.patch.object(retrier_decl, "time", _RecordingTime(hooks.on_retry_delay)))
-        stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", no_sleep_wait))
-        if hooks.jitter_takes_upper_bound:
-            stack.enter_context(mock.patch.object(jitter_strategy_decl, "random", _UpperBoundRandom()))
+    return _wait_interval
+
+
+def _interpreter_patch(name: str, target: Any, attribute: str, fixes: str,
+                       replacement: Callable[[Any, Any], Any]) -> MotoPatch:
+    return MotoPatch(name=name, target=target, attribute=attribute, fixes=fixes, written_for=WRITTEN_FOR,
+                     replacement=replacement)
+
+
+INTERPRETER_PATCHES: tuple[MotoPatch, ...] = (
+    _interpreter_patch(
+        "glue-job-run-runs-the-job", FakeJob, "start_job_run",
+        "moto records a Glue job run as SUCCEEDED at once and runs nothing; the engine's hook runs the local "
+        "job and settles the run as SUCCEEDED or FAILED",
+        lambda original, hooks: _start_job_run_with_hook(original, hooks)),
+    _interpreter_patch(
+        "glue-job-run-error-message", FakeJobRun, "as_dict",
+        "GetJobRun has no ErrorMessage and a fixed ExecutionTime of 123, so a failed .sync task's Cause could "
+        "not name the job's error; the run's error and measured seconds are added",
+        lambda original, _hooks: _job_run_as_dict_with_error(original)),
+    _interpreter_patch(
+        "glue-sync-without-task-token", StateTaskServiceGlue, "_eval_integration_pattern",
+        "every glue:startJobRun.sync failed with 'NoneType' object has no attribute 'interrupt_all' (a "
+        "task-token endpoint Glue never has); replaced by the .sync branch without that call",
+        lambda _original, _hooks: _glue_sync_integration_pattern),
+    _interpreter_patch(
+        "glue-sync-output-json-safe", StateTaskServiceGlue, "_sync_to_start_job_run",
+        "the GetJobRun output of a .sync task carries datetimes, so describe_execution failed with "
+        "'datetime is not JSON serializable'; timestamps become epoch milliseconds",
+        lambda original, _hooks: _json_safe_sync_resolver(original)),
+    _interpreter_patch(
+        "execution-start-time-iso", ExecutionWorker, "_get_evaluation_environment",
+        "$$.Execution.StartTime is a datetime in the context object, so a task's Parameters using it failed "
+        "('datetime is not JSON serializable'); AWS gives ISO 8601 UTC with milliseconds",
+        lambda original, _hooks: _start_time_as_aws_renders_it(original)),
+    _interpreter_patch(
+        "map-keeps-states-error-name", iteration_worker, "CustomErrorName",
+        "a Map iteration failing with a States.* error (e.g. States.TaskFailed) failed the Map with "
+        "States.Runtime ('Custom Error Names MUST NOT begin with the prefix States.') and lost the cause",
+        lambda _original, _hooks: propagated_error_name),
+    _interpreter_patch(
+        "parallel-keeps-states-error-name", branches_decl, "CustomErrorName",
+        "the same as map-keeps-states-error-name, for a failed Parallel branch",
+        lambda _original, _hooks: propagated_error_name),
+    _interpreter_patch(
+        "retry-does-not-sleep", retrier_decl, "time",
+        "Retry sleeps for real (time.sleep in the retrier); the requested delays are reported to the engine",
+        lambda _original, hooks: _RecordingTime(hooks.on_retry_delay)),
+    _interpreter_patch(
+        "wait-does-not-sleep", WaitFunction, "_wait_interval",
+        "a Wait state sleeps for real; the requested seconds are reported to the engine",
+        _no_sleep_wait),
+)
+
+# Optional (deterministic_jitter): JitterStrategy FULL draws uniformly below the backoff ceiling.
+JITTER_UPPER_BOUND = _interpreter_patch(
+    "jitter-takes-upper-bound", jitter_strategy_decl, "random",
+    "JitterStrategy FULL draws a random delay, so a retry schedule is not reproducible in a test; the "
+    "draw returns its upper bound",
+    lambda _original, _hooks: _UpperBoundRandom())
+
+
+def interpreter_patches(jitter_takes_upper_bound: bool) -> tuple[MotoPatch, ...]:
+    return (*INTERPRETER_PATCHES, JITTER_UPPER_BOUND) if jitter_takes_upper_bound else INTERPRETER_PATCHES
+
+
+@contextmanager
+def patched_interpreter(hooks: InterpreterHooks) -> Iterator[None]:
+    """Apply every interpreter patch for the duration of the block; moto is restored on exit."""
+    with applied(interpreter_patches(hooks.jitter_takes_upper_bound), hooks):
         yield

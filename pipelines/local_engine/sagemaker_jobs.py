@@ -43,8 +43,9 @@ from types import ModuleType
 from typing import Any
 
 from pipelines.local_engine.sagemaker_paths import LocalS3
+from pipelines.sagemaker_image import SKLEARN_IMAGE_NAME
 
-SKLEARN_IMAGE = re.compile(r"sagemaker-scikit-learn")
+SKLEARN_IMAGE = re.compile(re.escape(SKLEARN_IMAGE_NAME))
 DEFAULT_MAX_RUNTIME_SECONDS = 24 * 3600
 DEFAULT_MAX_PAYLOAD_MB = 6
 _OUTPUT_TAIL_LINES = 8
@@ -84,7 +85,7 @@ def _require_sklearn_image(image: str | None) -> None:
     if not image or not SKLEARN_IMAGE.search(image):
         raise SageMakerJobError(
             f"ClientError: the local SageMaker runs only the scikit-learn container's script mode "
-            f"(an image named sagemaker-scikit-learn); got image {image!r}")
+            f"(an image named {SKLEARN_IMAGE_NAME}); got image {image!r}")
 
 
 def _copy_into(source: Path, target: Path, uri: str) -> None:

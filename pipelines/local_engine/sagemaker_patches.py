@@ -3,7 +3,8 @@
 moto 5.2.5 forwards `arn:aws:states:::sagemaker:*` tasks as plain API calls and rejects `.sync`
 (the execution fails before any Catch), records training and transform jobs as `Completed` without
 running anything, overwrites a training job's MetricDefinitions with its own, accepts duplicate
-names AWS refuses, and has no UpdateEndpoint. Active only inside `patched_sagemaker()`:
+names AWS refuses, and has no UpdateEndpoint. Each patch is a `MotoPatch` in `SAGEMAKER_PATCHES`
+(listed with the others in `moto_registry`), active only inside `patched_sagemaker()`:
 
 * `state_task_factory.state_task_service_for`: `sagemaker` tasks get `StateTaskServiceSageMaker`,
   which supports request-response calls and `.sync` for createTrainingJob/createTransformJob
@@ -29,10 +30,9 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from unittest import mock
 
 from botocore.exceptions import ClientError
 from moto.core.responses import ActionResult
@@ -76,7 +76,8 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
-from pipelines.local_engine.moto_patches import sync_integration_pattern, to_json_safe
+from pipelines.local_engine.moto_patches import WRITTEN_FOR, sync_integration_pattern, to_json_safe
+from pipelines.local_engine.moto_seam import MotoPatch, applied
 from pipelines.local_engine.sagemaker_jobs import SageMakerRun
 
 # Request-response actions the local integration forwards; `.sync` only for the job-creating ones.
@@ -345,28 +346,58 @@ def _aws_sdk_reading_local_objects(original: Callable[..., None], hooks: SageMak
     return _eval_service_task
 
 
+def _sagemaker_patch(name: str, target: Any, attribute: str, fixes: str, replacement: Callable[[Any, Any], Any],
+                     adds: bool = False) -> MotoPatch:
+    return MotoPatch(name=name, target=target, attribute=attribute, fixes=fixes, written_for=WRITTEN_FOR,
+                     replacement=replacement, adds=adds)
+
+
+def _duplicate_refusal(method: str, collection: str, argument: str, kind: str, what: str) -> MotoPatch:
+    return _sagemaker_patch(
+        f"sagemaker-{kind}-name-unique", SageMakerModelBackend, method,
+        f"moto accepts a second {what} with an existing name (AWS refuses it with ValidationException)",
+        lambda original, _hooks: _refusing_duplicates(original, collection, argument, kind, what))
+
+
+SAGEMAKER_PATCHES: tuple[MotoPatch, ...] = (
+    _sagemaker_patch(
+        "sagemaker-step-functions-integration", state_task_factory, "state_task_service_for",
+        "sagemaker:* tasks are plain API calls and .sync is rejected (the execution fails before any Catch); "
+        "the local integration supports request-response and .sync for createTrainingJob/createTransformJob",
+        lambda original, _hooks: _service_factory(original)),
+    _sagemaker_patch(
+        "sagemaker-training-job-runs", SageMakerModelBackend, "create_training_job",
+        "moto records a training job as Completed without running it, overwrites its MetricDefinitions and "
+        "accepts a duplicate name; the engine's hook runs it and settles status, metrics and artifacts",
+        lambda original, hooks: _create_training_job(original, hooks)),
+    _sagemaker_patch(
+        "sagemaker-transform-job-runs", SageMakerModelBackend, "create_transform_job",
+        "moto records a transform job as Completed without running it, even for an unknown model; the "
+        "engine's hook runs it and an unknown model is refused as on AWS",
+        lambda original, hooks: _create_transform_job(original, hooks)),
+    _duplicate_refusal("create_model", "_models", "model_name", "model", "model"),
+    _duplicate_refusal("create_endpoint_config", "endpoint_configs", "endpoint_config_name", "endpoint-config",
+                       "endpoint configuration"),
+    _duplicate_refusal("create_endpoint", "endpoints", "endpoint_name", "endpoint", "endpoint"),
+    _sagemaker_patch(
+        "sagemaker-update-endpoint-backend", SageMakerModelBackend, "update_endpoint",
+        "moto has no UpdateEndpoint (the blue/green switch); added: an InService endpoint switches to another "
+        "existing endpoint config in one step",
+        lambda _original, _hooks: _backend_update_endpoint, adds=True),
+    _sagemaker_patch(
+        "sagemaker-update-endpoint-api", SageMakerResponse, "update_endpoint",
+        "the UpdateEndpoint API action for sagemaker-update-endpoint-backend",
+        lambda _original, _hooks: _response_update_endpoint, adds=True),
+    _sagemaker_patch(
+        "aws-sdk-get-object-reads-the-lake", StateTaskServiceAwsSdk, "_eval_service_task",
+        "an extension, not a bug: aws-sdk:s3:getObject on a bucket mounted on the local lake reads the lake's "
+        "file (moto's S3 does not hold it); any other call goes to moto unchanged",
+        lambda original, hooks: _aws_sdk_reading_local_objects(original, hooks)),
+)
+
+
 @contextmanager
 def patched_sagemaker(hooks: SageMakerHooks) -> Iterator[None]:
     """Apply every SageMaker patch for the duration of the block; moto is restored on exit."""
-    backend = SageMakerModelBackend
-    with ExitStack() as stack:
-        stack.enter_context(mock.patch.object(state_task_factory, "state_task_service_for",
-                                              _service_factory(state_task_factory.state_task_service_for)))
-        stack.enter_context(mock.patch.object(backend, "create_training_job",
-                                              _create_training_job(backend.create_training_job, hooks)))
-        stack.enter_context(mock.patch.object(backend, "create_transform_job",
-                                              _create_transform_job(backend.create_transform_job, hooks)))
-        for method, collection, argument, kind, what in (
-                ("create_model", "_models", "model_name", "model", "model"),
-                ("create_endpoint_config", "endpoint_configs", "endpoint_config_name", "endpoint-config",
-                 "endpoint configuration"),
-                ("create_endpoint", "endpoints", "endpoint_name", "endpoint", "endpoint")):
-            stack.enter_context(mock.patch.object(backend, method, _refusing_duplicates(
-                getattr(backend, method), collection, argument, kind, what)))
-        stack.enter_context(mock.patch.object(backend, "update_endpoint", _backend_update_endpoint, create=True))
-        stack.enter_context(mock.patch.object(SageMakerResponse, "update_endpoint", _response_update_endpoint,
-                                              create=True))
-        stack.enter_context(mock.patch.object(StateTaskServiceAwsSdk, "_eval_service_task",
-                                              _aws_sdk_reading_local_objects(StateTaskServiceAwsSdk._eval_service_task,
-                                                                             hooks)))
+    with applied(SAGEMAKER_PATCHES, hooks):
         yield

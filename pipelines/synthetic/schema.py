@@ -29,8 +29,6 @@ SEGMENTS = ("consumer", "premium", "small_business", "enterprise")
 COUNTRIES = ("US", "CA", "GB", "DE", "FR", "ES", "IT", "NL", "IE", "AU")
 CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD")
 TRANSACTION_CHANNELS = ("online", "in_store", "mobile", "atm")
-MERCHANT_CATEGORIES = ("grocery", "restaurants", "travel", "electronics", "fashion", "fuel", "entertainment",
-                       "health", "utilities", "gambling")
 TICKET_CHANNELS = ("email", "phone", "chat", "web")
 COUNTRY_CURRENCY = {"US": "USD", "CA": "CAD", "GB": "GBP", "AU": "AUD", "DE": "EUR", "FR": "EUR",
                     "ES": "EUR", "IT": "EUR", "NL": "EUR", "IE": "EUR"}

@@ -30,13 +30,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from jobs.ml.feature_spec import MERCHANT_CATEGORIES
 from pipelines.synthetic import identifiers as ids
 from pipelines.synthetic import strings
 from pipelines.synthetic.schema import (
     COUNTRIES,
     COUNTRY_CURRENCY,
     CURRENCIES,
-    MERCHANT_CATEGORIES,
     SECONDS_PER_DAY,
     TRANSACTION_CHANNELS,
     TRANSACTION_COLUMNS,

@@ -5,7 +5,8 @@ ingests). The Spark path (`redact_columns`: pandas UDF, one engine per Python wo
 spaCy, NER only on sentences that could hold a name) runs once to warm its workers, then is timed
 on the same rows; texts/s per core = texts / seconds / Spark's parallelism (one Python worker per
 core). Recall is what a reader of silver would see: a labelled value counts as found when it no
-longer appears in the redacted body.
+longer appears in the redacted body; it is compared with the recall of the NER reading every text
+whole (no pre-check) on the same bodies, in the driver.
 
     python -m bench.redaction_bench --texts 2000
 """
@@ -18,13 +19,15 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs.pii.redaction import redact_columns
+from jobs.pii.redaction import redact_columns, redact_texts
 
 TICKET_DAY = date(2024, 3, 1)
 SHARE_OF_TRANSACTIONS = 0.05  # the generator writes one ticket per 20 transactions
@@ -59,6 +62,19 @@ def leak_recall(labels: list[list[dict[str, Any]]], redacted: list[str]) -> dict
     return {kind: found[kind] / total[kind] for kind in sorted(total)}
 
 
+@contextmanager
+def whole_texts_to_ner() -> Iterator[None]:
+    """Without the name pre-check: every text goes to the NER whole (what redaction did before it)."""
+    from jobs.pii import name_candidates
+
+    chosen = name_candidates.name_candidate_ranges
+    name_candidates.name_candidate_ranges = lambda text, stop_words=None: [(0, len(text))] if text.strip() else []
+    try:
+        yield
+    finally:
+        name_candidates.name_candidate_ranges = chosen
+
+
 def _consume(df: DataFrame) -> None:
     df.write.format("noop").mode("overwrite").save()
 
@@ -79,11 +95,13 @@ def bench_redaction_throughput(spark: SparkSession, texts: int = 2000, work_dir:
     redacted = [row["body"] for row in redacted_frame.orderBy("id").collect()]
     data.unpersist()
     recall = leak_recall(labels, redacted)
+    with whole_texts_to_ner():  # the baseline: the NER reads every text whole (no pre-check)
+        whole_text_recall = leak_recall(labels, redact_texts(bodies))
     return {
         "texts": len(bodies), "parallelism": parallelism, "seconds": seconds,
         "mean_chars": sum(map(len, bodies)) / max(len(bodies), 1),
         "texts_per_s": len(bodies) / seconds, "texts_per_s_per_core": len(bodies) / seconds / parallelism,
-        "recall": recall,
+        "recall": recall, "recall_whole_texts_to_ner": whole_text_recall,
     }
 
 

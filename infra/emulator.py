@@ -8,7 +8,11 @@ evaluate its policies:
 - a stack created or updated by a change set keeps the outputs of its previous template (none for a
   new stack), so the outputs are rebuilt when the change set is applied;
 - an `AWS::IAM::Role`'s inline `Policies` are stored as dictionaries where the policy evaluator
-  expects JSON text (a 500 on the first request checked against them), so they are stored as text.
+  expects JSON text (a 500 on the first request checked against them), so they are stored as text;
+- an `AWS::S3::Bucket`'s `VersioningConfiguration` and `ReplicationConfiguration` are ignored (only
+  encryption and tags are applied), so both are applied through moto's own S3 API calls. moto stores
+  a replication configuration but never copies objects, and it reports `DeleteMarkerReplication` as
+  Disabled whatever was configured: the template tests assert those on the template.
 
 Both are applied in-process, so they only take effect for a server started here (the test fixture,
 or `python -m infra.emulator`), never for a separately running moto.
@@ -29,6 +33,8 @@ import moto
 from moto.cloudformation import models as cloudformation_models
 from moto.iam import models as iam_models
 from moto.kms import models as kms_models
+from moto.s3 import models as s3_models
+from moto.utilities.utils import get_partition
 
 PATCHED_MOTO_VERSION = "5.2.5"
 _patched = False
@@ -72,7 +78,33 @@ def apply_moto_fixes() -> None:
         put_role_policy(self, policy_name, text)
 
     iam_models.Role.put_policy = put_role_policy_as_text  # type: ignore[method-assign]
+    create_bucket = s3_models.FakeBucket.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_bucket_with_versioning_and_replication(cls: Any, resource_name: str, cloudformation_json: Any,
+                                                      account_id: str, region_name: str, **kwargs: Any) -> Any:
+        bucket = create_bucket(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        properties = cloudformation_json.get("Properties", {})
+        backend = s3_models.s3_backends[account_id][get_partition(region_name)]
+        versioning = properties.get("VersioningConfiguration", {}).get("Status")
+        if versioning:
+            backend.put_bucket_versioning(resource_name, versioning)
+        replication = properties.get("ReplicationConfiguration")
+        if replication:
+            backend.put_bucket_replication(resource_name, replication_as_api(replication))
+        return bucket
+
+    s3_models.FakeBucket.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign]
+        create_bucket_with_versioning_and_replication)
     _patched = True
+
+
+def replication_as_api(replication: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's ReplicationConfiguration in the shape moto's S3 API stores (`Rule`, `ID`)."""
+    rules = []
+    for rule in replication["Rules"]:
+        api_rule = {("ID" if key == "Id" else key): value for key, value in rule.items()}
+        rules.append(api_rule)
+    return {"Role": replication["Role"], "Rule": rules}
 
 
 def free_port() -> int:

@@ -269,6 +269,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     layout = LakeLayout.from_root(str(args.lake_root))
     print(f"\nRun manifests: {layout.manifests_root()}   alerts: {layout.alerts()}")
     print(f"Recent runs:   lakehouse status --lake-root {args.lake_root}")
+    print(f"Health trend:  lakehouse status --lake-root {args.lake_root} --metrics --plot health.png")
     return code
 
 

@@ -367,7 +367,10 @@ def data_engineer_role(settings: DeploySettings, bootstrap: BootstrapOutputs, jo
         kms_via_s3(bootstrap.kms_key_arn, write=True),
         catalog_read(settings, dr=dr),
         allow(CATALOG_WRITE, catalog_arns(settings) + (catalog_arns(settings, region=dr.region) if dr else [])),
-        *([allow(["glue:CreateDatabase"], catalog_arns(settings, region=dr.region)[:2])] if dr else []),
+        # `lakehouse dr restore` creates the DR database and, run again, re-points its table entries
+        # (drop + register: Glue's drop removes the entry only). Never in the primary's catalog.
+        *([allow(["glue:CreateDatabase", "glue:DeleteTable"], catalog_arns(settings, region=dr.region))]
+          if dr else []),
         *replica_read(dr, write=True),
         allow(["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
               glue_job_arns(settings, job_names)),

@@ -22,6 +22,11 @@ class Suppression:
 
 SUPPRESSIONS: tuple[Suppression, ...] = (
     Suppression(
+        "checkov", "CKV_AWS_252", ("DataAccessTrail",),
+        "The data-event trail delivers a log file every few minutes; an SNS notification per file "
+        "would flood the alert topic. The trail is read by auditors, not watched; pipeline alarms "
+        "have their own topic."),
+    Suppression(
         "cfripper", "GenericResourceWildcardPolicyRule", ("LakeKey", "DrKey"),
         "The key policy's `kms:*` is granted only to the account root, which delegates key use to IAM "
         "policies (AWS's default key policy); without it the key becomes unmanageable."),

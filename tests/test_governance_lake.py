@@ -18,12 +18,15 @@ from typing import Any
 import boto3
 import pytest
 import requests
+from pyspark.sql import SparkSession
 
 from infra import monitoring
 from infra.emulator import moto_server
 from infra.settings import DeploySettings
 from infra.storage import BootstrapOutputs
 from jobs import run_metrics
+from jobs.lake import LakeLayout
+from jobs.tables import lake_catalog
 from pipelines.cli import main as cli
 from pipelines.lake_tables import open_glue, open_local
 from pipelines.registry import PIPELINES
@@ -139,7 +142,7 @@ def restore_cli(endpoint: str, gold: Path, *extra: str) -> int:
 
 @pytest.mark.slow
 def test_dr_restore_opens_gold_in_the_dr_region_with_the_same_rows(
-        ingested_lake: IngestedLake, dr_endpoint: str, monkeypatch: pytest.MonkeyPatch,
+        spark: SparkSession, ingested_lake: IngestedLake, dr_endpoint: str, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     gold = ingested_lake.root / "gold"
     s3 = boto3.client("s3", region_name=DR_REGION, endpoint_url=dr_endpoint)
@@ -165,6 +168,19 @@ def test_dr_restore_opens_gold_in_the_dr_region_with_the_same_rows(
         files = [task.file.file_path for task in table.scan().plan_files()]
         assert files and all(path.startswith(f"s3://{REPLICA}/{name}/data/") for path in files), name
         assert all(s.manifest_list.startswith(f"s3://{REPLICA}/") for s in table.metadata.snapshots), name
+    # Iceberg's Java reader (Spark, as Glue and Athena-on-Spark use it) opens the rewritten metadata too
+    system = spark._jvm.java.lang.System
+    credentials = {"aws.accessKeyId": "testing", "aws.secretAccessKey": "testing"}  # the JVM's env predates ours
+    for key, value in credentials.items():
+        system.setProperty(key, value)
+    try:
+        lake_catalog(spark, LakeLayout.from_root(f"s3://{REPLICA}"),
+                     {"catalog": "glue", "glue_database": SETTINGS.glue_database})
+        for name, rows in expected.items():
+            assert spark.table(f"lake.{SETTINGS.glue_database}.gold_{name}").count() == rows, name
+    finally:
+        for key in credentials:
+            system.clearProperty(key)
     # the replicated files are left as they were: replication can resume onto them after the failover
     original = next(path for path in sorted((gold / "customer_features" / "metadata").glob("*.metadata.json")))
     stored = s3.get_object(Bucket=REPLICA, Key=f"customer_features/metadata/{original.name}")["Body"].read()

@@ -34,10 +34,11 @@ import requests
 from botocore.exceptions import ClientError
 from moto.core import set_initial_no_auth_action_count
 
-from infra import changeset
+from infra import changeset, monitoring
 from infra.deploy import DeployResult, deploy, main
 from infra.emulator import moto_server
 from infra.packaging import collect_artifacts
+from jobs import run_metrics
 from pipelines.registry import GLUE_JOBS, PIPELINES, REPO_ROOT
 
 pytestmark = [pytest.mark.integration,
@@ -378,6 +379,7 @@ CONTROL_ACTIONS = {
     "dr_catalog_read_gold": ("glue:GetTable", f"{DR_CATALOG}:table/lakehouse_dev/gold_customer_features"),
     "dr_catalog_register_gold": ("glue:CreateTable", f"{DR_CATALOG}:table/lakehouse_dev/gold_customer_features"),
     "catalog_delete_table": ("glue:DeleteTable", f"{CATALOG}:table/lakehouse_dev/silver_customers"),
+    "dr_catalog_repoint_gold": ("glue:DeleteTable", f"{DR_CATALOG}:table/lakehouse_dev/gold_customer_features"),
     "start_glue_job": ("glue:StartJobRun", f"{CATALOG}:job/lakehouse-dev-bronze_to_silver"),
     "start_state_machine": ("states:StartExecution",
                             f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:lakehouse-dev-ingestion"),
@@ -389,7 +391,8 @@ EXPECTED_CONTROL: dict[str, set[str]] = {
     "DataScientistRole": {"catalog_read_silver", "catalog_read_gold", "dr_catalog_read_gold"},
     "AppDeveloperRole": {"catalog_read_gold", "dr_catalog_read_gold"},
     "DataEngineerRole": {"catalog_read_silver", "catalog_read_gold", "catalog_write_silver", "catalog_write_gold",
-                         "dr_catalog_read_gold", "dr_catalog_register_gold", "start_glue_job",
+                         "dr_catalog_read_gold", "dr_catalog_register_gold", "dr_catalog_repoint_gold",
+                         "start_glue_job",
                          "start_state_machine"},
     "state-machine": {"start_glue_job"},
     "eventbridge": {"start_state_machine"},
@@ -438,6 +441,14 @@ def test_dr_stack_and_gold_replication_in_two_regions(first_deploy: FirstDeploy,
     assert destination["Metrics"]["Status"] == "Enabled"
     with pytest.raises(ClientError):  # silver is rebuilt from bronze: not replicated
         s3.get_bucket_replication(Bucket=bucket("silver"))
+
+
+def test_pipeline_health_dashboard_plots_only_metrics_the_jobs_publish(first_deploy: FirstDeploy,
+                                                                     endpoint: str) -> None:
+    body = client(endpoint, "cloudwatch").get_dashboard(DashboardName="lakehouse-dev-pipeline-health")
+    plotted = monitoring.dashboard_metric_names(json.loads(body["DashboardBody"]))
+    assert plotted and plotted <= set(run_metrics.PUBLISHED_METRICS)
+    assert first_deploy.deploy.result.main.outputs["PipelineHealthDashboardName"] == "lakehouse-dev-pipeline-health"
 
 
 # -- updates, dry runs on existing stacks, the CLI ---------------------------------------------------------------

@@ -98,7 +98,8 @@ def plot(runs: Sequence[RunHealth], path: str | Path) -> Path:
     rows_axis.set_ylabel("rows")
     rows_axis.set_xticks(list(positions), labels, rotation=30, ha="right", fontsize=8)
     seconds_axis = rows_axis.twinx()
-    seconds_axis.plot(positions, [r.seconds or 0 for r in runs], linestyle="--", color="tab:gray", label="duration (s)")
+    seconds_axis.plot(positions, [r.seconds or 0 for r in runs], linestyle="--", marker="x", color="tab:gray",
+                      label="duration (s)")
     seconds_axis.set_ylabel("seconds")
     handles = rows_axis.get_legend_handles_labels()
     extra = seconds_axis.get_legend_handles_labels()

@@ -1,6 +1,7 @@
-"""`lakehouse deploy`: package, upload, and apply both stacks through change sets.
+"""`lakehouse deploy`: package, upload, and apply the stacks through change sets.
 
     bootstrap stack (KMS key, logs + artifacts buckets)  -- change set, execute, wait
+    DR stack, in the DR region (gold's replica, its key)  -- change set, execute, wait
     artifacts (wheel, job launchers, contracts, suites, definitions, the main template) -- upload missing
     main stack (everything else)                          -- change set, execute, wait
 
@@ -24,9 +25,9 @@ from infra import changeset
 from infra.artifacts import UploadReport, missing, upload
 from infra.changeset import DeployError, Printer, ResourceChange, TemplateSource
 from infra.packaging import Artifact, ArtifactSet, collect_artifacts, content_key
-from infra.settings import STAGES, CostTags, DeploySettings
-from infra.storage import BootstrapOutputs
-from infra.template import bootstrap_template, dataset_names, main_template, to_json
+from infra.settings import DR_REGION, STAGES, CostTags, DeploySettings
+from infra.storage import BootstrapOutputs, DrOutputs
+from infra.template import bootstrap_template, dataset_names, dr_template, main_template, to_json
 from pipelines.registry import GLUE_JOBS, PIPELINES, REPO_ROOT, GlueJobSpec, PipelineSpec
 
 DEFAULT_REGION = "us-east-1"
@@ -47,11 +48,12 @@ class DeployResult:
     main: StackResult
     uploads: UploadReport
     warnings: list[str]
+    dr: StackResult | None = None  # None when the stage has no DR region
 
     @property
     def changed(self) -> bool:
-        return any(result.outcome in {"created", "updated"} for result in (self.bootstrap, self.main)) \
-            or bool(self.uploads.uploaded)
+        stacks = [self.bootstrap, self.main] + ([self.dr] if self.dr else [])
+        return any(result.outcome in {"created", "updated"} for result in stacks) or bool(self.uploads.uploaded)
 
 
 def _apply(cfn: Any, stack_name: str, template: TemplateSource, tags: Mapping[str, str], dry_run: bool,
@@ -71,6 +73,17 @@ def _apply(cfn: Any, stack_name: str, template: TemplateSource, tags: Mapping[st
     printer(f"{stack_name}: {status}")
     outcome = "created" if plan.change_set_type == "CREATE" else "updated"
     return StackResult(stack_name, outcome, plan.changes, changeset.stack_outputs(cfn, stack_name))
+
+
+def _dr_outputs(settings: DeploySettings, outputs: Mapping[str, str]) -> DrOutputs:
+    return DrOutputs(region=str(settings.dr_region), kms_key_arn=outputs["DrKmsKeyArn"],
+                     gold_bucket=outputs["DrGoldBucketName"])
+
+
+def _planned_dr_outputs(settings: DeploySettings) -> DrOutputs:
+    """Stand-ins for a dry run before the DR stack exists (the plan only lists resources)."""
+    return DrOutputs(str(settings.dr_region), f"arn:aws:kms:{settings.dr_region}:{settings.account}:key/created-by-dr",
+                     settings.dr_gold_bucket)
 
 
 def _bootstrap_outputs(outputs: Mapping[str, str]) -> BootstrapOutputs:
@@ -99,7 +112,8 @@ def deploy(stage: str, region: str | None = None, endpoint_url: str | None = Non
            account: str | None = None, prefix: str = "lakehouse", tags: CostTags | None = None,
            repo_root: Path = REPO_ROOT, glue_jobs: Mapping[str, GlueJobSpec] = GLUE_JOBS,
            pipelines: Mapping[str, PipelineSpec] = PIPELINES, printer: Printer = print,
-           poll_seconds: float = 5.0, session: boto3.session.Session | None = None) -> DeployResult:
+           poll_seconds: float = 5.0, session: boto3.session.Session | None = None,
+           dr_region: str | None = DR_REGION) -> DeployResult:
     """Deploy one stage. `endpoint_url` points every client at an emulator (moto) instead of AWS."""
     session = session or boto3.session.Session()
     region = region or session.region_name or DEFAULT_REGION
@@ -110,7 +124,7 @@ def deploy(stage: str, region: str | None = None, endpoint_url: str | None = Non
     cfn, s3 = client("cloudformation"), client("s3")
     account = account or client("sts").get_caller_identity()["Account"]
     settings = DeploySettings(stage=stage, account=account, region=region, prefix=prefix,
-                              tags=tags or CostTags())
+                              tags=tags or CostTags(), dr_region=dr_region)
     stack_tags = settings.cost_tags()
     printer(f"Deploying {settings.stack_name} to account {account}, region {region}"
             + (f", endpoint {endpoint_url}" if endpoint_url else "") + (" (dry run)" if dry_run else ""))
@@ -128,15 +142,28 @@ def deploy(stage: str, region: str | None = None, endpoint_url: str | None = Non
                                        artifacts_bucket=settings.bucket_name("artifacts"),
                                        logs_bucket=settings.bucket_name("logs"))
         _print_planned_resources(main_template(settings, placeholder, artifacts, glue_jobs, pipelines,
-                                               dataset_names(repo_root)), printer)
+                                               dataset_names(repo_root),
+                                               _planned_dr_outputs(settings) if settings.dr_region else None),
+                                 printer)
         printer(f"Would upload all {len(artifacts.all())} artifacts to {placeholder.artifacts_bucket}")
         return DeployResult(settings, bootstrap_result, StackResult(settings.stack_name, "planned"),
                             UploadReport(uploaded=[a.key for a in artifacts.all()]), artifacts.warnings)
     bootstrap = _bootstrap_outputs(bootstrap_result.outputs or changeset.stack_outputs(
         cfn, settings.bootstrap_stack_name))
 
+    dr_result, dr_outputs = None, None
+    if settings.dr_region:
+        dr_cfn = session.client("cloudformation", region_name=settings.dr_region, endpoint_url=endpoint_url)
+        dr_result = _apply(dr_cfn, settings.dr_stack_name, TemplateSource(to_json(dr_template(settings))), stack_tags,
+                           dry_run, printer, poll_seconds)
+        if changeset.stack_status(dr_cfn, settings.dr_stack_name) is None:
+            dr_outputs = _planned_dr_outputs(settings)
+        else:
+            dr_outputs = _dr_outputs(settings, dr_result.outputs or changeset.stack_outputs(
+                dr_cfn, settings.dr_stack_name))
+
     main_body = to_json(main_template(settings, bootstrap, artifacts, glue_jobs, pipelines,
-                                      dataset_names(repo_root)))
+                                      dataset_names(repo_root), dr_outputs))
     template_artifact = _template_artifact(settings, main_body)
     if dry_run:
         would_upload = missing(s3, bootstrap.artifacts_bucket, artifacts.all())
@@ -153,7 +180,7 @@ def deploy(stage: str, region: str | None = None, endpoint_url: str | None = Non
     template = TemplateSource(main_body, _template_url(bootstrap.artifacts_bucket, region, template_artifact.key))
     main_result = _apply(cfn, settings.stack_name, template, stack_tags, dry_run, printer, poll_seconds)
 
-    result = DeployResult(settings, bootstrap_result, main_result, uploads, artifacts.warnings)
+    result = DeployResult(settings, bootstrap_result, main_result, uploads, artifacts.warnings, dr_result)
     if not dry_run and not result.changed:
         printer("Nothing to do: both stacks and every artifact are already up to date.")
     for key, value in sorted(main_result.outputs.items()):
@@ -169,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dry-run", action="store_true", help="print the change sets, execute nothing")
     parser.add_argument("--account", help="12-digit account id (default: the caller's, from STS)")
     parser.add_argument("--prefix", default="lakehouse", help="name prefix of every resource")
+    parser.add_argument("--dr-region", default=DR_REGION,
+                        help=f"region of gold's replica (default {DR_REGION}); 'none': no DR stack, no replication")
     defaults = CostTags()
     parser.add_argument("--team", default=defaults.team)
     parser.add_argument("--project", default=defaults.project)
@@ -183,7 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         deploy(args.stage, args.region, args.endpoint_url, args.dry_run, account=args.account,
                prefix=args.prefix, tags=CostTags(team=args.team, project=args.project,
                                                  cost_center=args.cost_center),
-               poll_seconds=args.poll_seconds)
+               poll_seconds=args.poll_seconds,
+               dr_region=None if args.dr_region.lower() == "none" else args.dr_region)
     except (DeployError, ValueError) as error:
         print(f"deploy failed: {error}", file=sys.stderr)
         return 1

@@ -34,7 +34,8 @@ from infra.settings import (
     DeploySettings,
     catalog_table_name,
 )
-from infra.storage import BootstrapOutputs
+from infra.storage import BootstrapOutputs, DrOutputs
+from jobs.run_metrics import NAMESPACE as METRICS_NAMESPACE
 
 GLUE_JOB_ROLE_ID = "GlueJobRole"
 STATE_MACHINE_ROLE_ID = "StateMachineRole"
@@ -42,6 +43,8 @@ EVENTBRIDGE_ROLE_ID = "EventBridgeRole"
 SAGEMAKER_ROLE_ID = "SageMakerExecutionRole"
 DATA_SCIENTIST_ROLE_ID = "DataScientistRole"
 APP_DEVELOPER_ROLE_ID = "AppDeveloperRole"
+DATA_ENGINEER_ROLE_ID = "DataEngineerRole"
+REPLICATION_ROLE_ID = "GoldReplicationRole"
 # Physical names are `<prefix>-<stage>-<suffix>`.
 ROLE_NAME_SUFFIXES = {
     GLUE_JOB_ROLE_ID: "glue-job",
@@ -50,6 +53,8 @@ ROLE_NAME_SUFFIXES = {
     SAGEMAKER_ROLE_ID: "sagemaker-execution",
     DATA_SCIENTIST_ROLE_ID: "DataScientistRole",
     APP_DEVELOPER_ROLE_ID: "AppDeveloperRole",
+    DATA_ENGINEER_ROLE_ID: "DataEngineerRole",
+    REPLICATION_ROLE_ID: "gold-replication",
 }
 
 # Gold prefix that batch inference writes model scores to (the only gold write SageMaker has).
@@ -117,17 +122,37 @@ def glue_job_arns(settings: DeploySettings, job_names: Iterable[str]) -> list[Js
     return [arn("glue", f"job/{settings.glue_job_name(name)}") for name in sorted(job_names)]
 
 
-def catalog_arns(settings: DeploySettings, table_pattern: str = "*") -> list[Json]:
+def catalog_arns(settings: DeploySettings, table_pattern: str = "*", region: str | None = None) -> list[Json]:
+    """The stage's database and tables in this region's catalog (or `region`'s: the DR catalog)."""
     database = settings.glue_database
-    return [arn("glue", "catalog"), arn("glue", f"database/{database}"),
-            arn("glue", f"table/{database}/{table_pattern}")]
+    where = region or "${AWS::Region}"
+    return [sub(f"arn:${{AWS::Partition}}:glue:{where}:${{AWS::AccountId}}:{item}")
+            for item in ("catalog", f"database/{database}", f"table/{database}/{table_pattern}")]
 
 
-def catalog_read(settings: DeploySettings, table_pattern: str = "*") -> Json:
-    return allow(["glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "glue:GetTables",
-                  "glue:GetTableVersion", "glue:GetTableVersions", "glue:GetPartition",
-                  "glue:GetPartitions", "glue:BatchGetPartition", "glue:SearchTables"],
-                 catalog_arns(settings, table_pattern))
+CATALOG_READ = ("glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "glue:GetTables", "glue:GetTableVersion",
+                "glue:GetTableVersions", "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition",
+                "glue:SearchTables")
+# Repairing or re-registering tables (never deleting them or the database).
+CATALOG_WRITE = ("glue:CreateTable", "glue:UpdateTable", "glue:CreatePartition", "glue:BatchCreatePartition",
+                 "glue:UpdatePartition")
+
+
+def catalog_read(settings: DeploySettings, table_pattern: str = "*", dr: DrOutputs | None = None) -> Json:
+    """Catalog reads in the primary region, and in the DR region's catalog once tables are restored there."""
+    arns = catalog_arns(settings, table_pattern) + (catalog_arns(settings, table_pattern, dr.region) if dr else [])
+    return allow(CATALOG_READ, arns)
+
+
+def replica_read(dr: DrOutputs | None, *, write: bool = False) -> list[Json]:
+    """Gold's replica in the DR region (what gold readers read after a failover) and its key."""
+    if dr is None:
+        return []
+    actions = ["kms:Decrypt", "kms:DescribeKey"] + (["kms:Encrypt", "kms:GenerateDataKey"] if write else [])
+    return [s3_list(dr.gold_bucket),
+            s3_objects(S3_READ + (S3_WRITE if write else ()), dr.gold_bucket),
+            allow(actions, dr.kms_key_arn,
+                  condition={"StringEquals": {"kms:ViaService": f"s3.{dr.region}.amazonaws.com"}})]
 
 
 def kms_via_s3(kms_key_arn: str, *, write: bool) -> Json:
@@ -171,6 +196,7 @@ def glue_job_role(settings: DeploySettings, bootstrap: BootstrapOutputs) -> Json
               arn("secretsmanager", f"secret:{settings.pii_key_secret_name}-*")),
         log_statements("/aws-glue/*"),
         metrics_statement("Glue"),
+        metrics_statement(METRICS_NAMESPACE),  # finalize_run's pipeline-health metrics
     ]
     return role(settings, GLUE_JOB_ROLE_ID, "Runs the lakehouse Glue jobs.",
                 service_trust("glue.amazonaws.com", condition=same_account_condition()), statements)
@@ -285,7 +311,7 @@ def eventbridge_role(settings: DeploySettings, state_machine_ids: Iterable[str])
 
 
 # -- RBAC -------------------------------------------------------------------------------------------
-def data_scientist_role(settings: DeploySettings, bootstrap: BootstrapOutputs) -> Json:
+def data_scientist_role(settings: DeploySettings, bootstrap: BootstrapOutputs, dr: DrOutputs | None = None) -> Json:
     """SageMaker full access, read/write silver and gold, catalog read; no IAM or network changes."""
     silver, gold, bronze = (settings.bucket_name(layer) for layer in ("silver", "gold", "bronze"))
     other_roles = [role_arn(settings, logical_id) for logical_id in ROLE_NAME_SUFFIXES
@@ -295,7 +321,8 @@ def data_scientist_role(settings: DeploySettings, bootstrap: BootstrapOutputs) -
         s3_objects(S3_READ + S3_WRITE, silver),
         s3_objects(S3_READ + S3_WRITE, gold),
         kms_via_s3(bootstrap.kms_key_arn, write=True),
-        catalog_read(settings),
+        catalog_read(settings, dr=dr),
+        *replica_read(dr),
         deny(["s3:*"], [s3_arn(bronze), s3_arn(bronze, "*")], sid="NoRawData"),
         deny(IAM_MUTATIONS, "*", sid="NoIamChanges"),
         deny(NETWORK_MUTATIONS, "*", sid="NoNetworkChanges"),
@@ -306,7 +333,7 @@ def data_scientist_role(settings: DeploySettings, bootstrap: BootstrapOutputs) -
                 human_trust(), statements, managed_policies=[sub(SAGEMAKER_FULL_ACCESS)])
 
 
-def app_developer_role(settings: DeploySettings, bootstrap: BootstrapOutputs) -> Json:
+def app_developer_role(settings: DeploySettings, bootstrap: BootstrapOutputs, dr: DrOutputs | None = None) -> Json:
     """Read-only gold, gold tables in the catalog, invoke the stage's endpoints; nothing else."""
     gold = settings.bucket_name("gold")
     raw_layers = [settings.bucket_name("bronze"), settings.bucket_name("silver")]
@@ -314,10 +341,47 @@ def app_developer_role(settings: DeploySettings, bootstrap: BootstrapOutputs) ->
         s3_list(gold),
         s3_objects(S3_READ, gold),
         kms_via_s3(bootstrap.kms_key_arn, write=False),
-        catalog_read(settings, catalog_table_name("gold", "*")),
+        catalog_read(settings, catalog_table_name("gold", "*"), dr),
+        *replica_read(dr),
         allow(["sagemaker:InvokeEndpoint"], arn("sagemaker", f"endpoint/{settings.name('')}*")),
         deny(["s3:*"], [item for name in raw_layers for item in (s3_arn(name), s3_arn(name, "*"))],
              sid="NoBronzeOrSilver"),
     ]
     return role(settings, APP_DEVELOPER_ROLE_ID, "Application developers: read gold, invoke endpoints.",
+                human_trust(), statements)
+
+
+def data_engineer_role(settings: DeploySettings, bootstrap: BootstrapOutputs, job_names: Iterable[str],
+                       dr: DrOutputs | None = None) -> Json:
+    """Runs and repairs ingestion by hand: every layer read/write (the quarantine read-only), the
+    catalog, the stage's Glue jobs and state machines, run records, gold's replica (DR restore)."""
+    bronze, silver, gold = (settings.bucket_name(layer) for layer in ("bronze", "silver", "gold"))
+    artifacts = bootstrap.artifacts_bucket
+    machines = settings.name("*")
+    statements = [
+        s3_list(bronze, silver, gold, artifacts),
+        s3_objects(S3_READ + S3_WRITE, bronze),
+        s3_objects(S3_READ + S3_WRITE, silver),
+        s3_objects(S3_READ + S3_WRITE, gold),
+        s3_objects(S3_READ, artifacts, [OPS_PREFIX]),
+        kms_via_s3(bootstrap.kms_key_arn, write=True),
+        catalog_read(settings, dr=dr),
+        allow(CATALOG_WRITE, catalog_arns(settings) + (catalog_arns(settings, region=dr.region) if dr else [])),
+        # `lakehouse dr restore` creates the DR database and, run again, re-points its table entries
+        # (drop + register: Glue's drop removes the entry only). Never in the primary's catalog.
+        *([allow(["glue:CreateDatabase", "glue:DeleteTable"], catalog_arns(settings, region=dr.region))]
+          if dr else []),
+        *replica_read(dr, write=True),
+        allow(["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
+              glue_job_arns(settings, job_names)),
+        allow(["states:StartExecution", "states:DescribeStateMachine", "states:ListExecutions"],
+              arn("states", f"stateMachine:{machines}")),
+        allow(["states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"],
+              arn("states", f"execution:{machines}:*")),
+        # The quarantine holds refused rows as evidence: readable, never rewritten by hand.
+        deny(S3_WRITE, s3_arn(bronze, f"{QUARANTINE_PREFIX}*"), sid="QuarantineIsReadOnly"),
+        deny(IAM_MUTATIONS, "*", sid="NoIamChanges"),
+        deny(NETWORK_MUTATIONS, "*", sid="NoNetworkChanges"),
+    ]
+    return role(settings, DATA_ENGINEER_ROLE_ID, "Data engineers: run and repair ingestion; every layer.",
                 human_trust(), statements)

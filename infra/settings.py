@@ -54,6 +54,14 @@ STAGE_PROFILES: dict[str, StageProfile] = {
                          glue_capacity=PROD_GLUE_CAPACITY),
 }
 
+# Disaster recovery: gold is replicated to this region (RPO 1 hour, RTO 4 hours; see docs/governance.md).
+DR_REGION = "us-west-2"
+REPLICATION_TIME_MINUTES = 15  # S3 Replication Time Control's one setting: well inside the 1-hour RPO
+# Layers whose object reads and writes CloudTrail records as data events (S3 access logs cover all).
+AUDITED_LAYERS = ("silver", "gold")
+# The quarantine alarm fires when a run quarantines at least this percentage of its bronze rows.
+QUARANTINE_ALARM_PERCENT = 5
+
 # Days after which objects expire, per bucket (the issue's retention: bronze 90 d, silver 1 y, gold 3 y).
 LAYER_RETENTION_DAYS: dict[str, int] = {"bronze": 90, "silver": 365, "gold": 3 * 365}
 
@@ -72,6 +80,9 @@ class DeploySettings:
     region: str = "us-east-1"
     prefix: str = "lakehouse"
     tags: CostTags = field(default_factory=CostTags)
+    dr_region: str | None = DR_REGION  # None: no DR stack, no replication
+    audited_layers: tuple[str, ...] = AUDITED_LAYERS
+    quarantine_alarm_percent: int = QUARANTINE_ALARM_PERCENT
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -81,6 +92,13 @@ class DeploySettings:
                              f"got {self.prefix!r}")
         if not _ACCOUNT_PATTERN.match(self.account):
             raise ValueError(f"account must be 12 digits, got {self.account!r}")
+        if self.dr_region == self.region:
+            raise ValueError(f"the DR region must differ from the primary region ({self.region})")
+        unknown = set(self.audited_layers) - set(DATA_LAYERS)
+        if unknown:
+            raise ValueError(f"audited_layers must be among {', '.join(DATA_LAYERS)}, got {sorted(unknown)}")
+        if not 0 < self.quarantine_alarm_percent <= 100:
+            raise ValueError(f"quarantine_alarm_percent must be in 1..100, got {self.quarantine_alarm_percent}")
 
     @property
     def profile(self) -> StageProfile:
@@ -98,6 +116,15 @@ class DeploySettings:
     @property
     def bootstrap_stack_name(self) -> str:
         return self.name("bootstrap")
+
+    @property
+    def dr_stack_name(self) -> str:
+        return self.name("dr")
+
+    @property
+    def dr_gold_bucket(self) -> str:
+        """Gold's replica in the DR region (bucket names are global: it cannot reuse gold's)."""
+        return self.bucket_name("gold-dr")
 
     @property
     def stack_name(self) -> str:

@@ -37,6 +37,15 @@ class BootstrapOutputs:
     logs_bucket: str
 
 
+@dataclass(frozen=True)
+class DrOutputs:
+    """What the main stack needs from the DR stack (read from its outputs at deploy time)."""
+
+    region: str
+    kms_key_arn: str
+    gold_bucket: str
+
+
 def retention_attributes(settings: DeploySettings) -> dict[str, str]:
     policy = "Retain" if settings.profile.retain_data_on_delete else "Delete"
     return {"DeletionPolicy": policy, "UpdateReplacePolicy": policy}
@@ -53,6 +62,10 @@ def kms_key(settings: DeploySettings) -> Json:
                   sid="CloudWatchLogsEncryptsLogGroups",
                   principal={"Service": sub("logs.${AWS::Region}.amazonaws.com")},
                   condition={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": arn("logs", "log-group:*")}}),
+        statement("Allow", ["kms:DescribeKey", "kms:GenerateDataKey*"], "*", sid="CloudTrailEncryptsLogFiles",
+                  principal={"Service": "cloudtrail.amazonaws.com"},
+                  condition={"StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn":
+                                            sub("arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*")}}),
         statement("Allow", ["kms:Decrypt", "kms:GenerateDataKey*"], "*",
                   sid="AlarmsAndEventsPublishToEncryptedTopic",
                   principal={"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
@@ -129,21 +142,37 @@ def tls_only_policy(bucket_id: str, bucket_name: str, extra: list[Json] | None =
     })
 
 
-def logs_bucket(settings: DeploySettings) -> Json:
-    return bucket(settings, settings.bucket_name("logs"),
+def logs_bucket(settings: DeploySettings, name: str | None = None) -> Json:
+    return bucket(settings, name or settings.bucket_name("logs"),
                   encryption={"ServerSideEncryptionConfiguration": [
                       {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
                   lifecycle=[_expire("expire-access-logs", ACCESS_LOG_RETENTION_DAYS)],
                   noncurrent_days=None, logs_bucket=None)
 
 
-def logs_bucket_policy(settings: DeploySettings) -> Json:
-    name = settings.bucket_name("logs")
-    log_delivery = statement(
+CLOUDTRAIL_PREFIX = "cloudtrail"
+
+
+def logs_bucket_policy(settings: DeploySettings, bucket_id: str = LOGS_BUCKET_ID, name: str | None = None,
+                       *, cloudtrail: bool = True) -> Json:
+    """S3 access-log delivery, and (primary region) CloudTrail's delivery of the data-event trail."""
+    name = name or settings.bucket_name("logs")
+    statements = [statement(
         "Allow", ["s3:PutObject"], s3_arn(name, "s3-access/*"), sid="S3ServerAccessLogDelivery",
         principal={"Service": "logging.s3.amazonaws.com"},
-        condition=same_account_condition())
-    return tls_only_policy(LOGS_BUCKET_ID, name, [log_delivery])
+        condition=same_account_condition())]
+    if cloudtrail:
+        trail_arn = arn("cloudtrail", f"trail/{settings.name('data-access')}")
+        statements += [
+            statement("Allow", ["s3:GetBucketAcl"], s3_arn(name), sid="CloudTrailAclCheck",
+                      principal={"Service": "cloudtrail.amazonaws.com"},
+                      condition={"StringEquals": {"aws:SourceArn": trail_arn}}),
+            statement("Allow", ["s3:PutObject"], s3_arn(name, f"{CLOUDTRAIL_PREFIX}/AWSLogs/${{AWS::AccountId}}/*"),
+                      sid="CloudTrailDelivery", principal={"Service": "cloudtrail.amazonaws.com"},
+                      condition={"StringEquals": {"aws:SourceArn": trail_arn,
+                                                  "s3:x-amz-acl": "bucket-owner-full-control"}}),
+        ]
+    return tls_only_policy(bucket_id, name, statements)
 
 
 def artifacts_bucket(settings: DeploySettings) -> Json:

@@ -22,7 +22,12 @@ class Suppression:
 
 SUPPRESSIONS: tuple[Suppression, ...] = (
     Suppression(
-        "cfripper", "GenericResourceWildcardPolicyRule", ("LakeKey",),
+        "checkov", "CKV_AWS_252", ("DataAccessTrail",),
+        "The data-event trail delivers a log file every few minutes; an SNS notification per file "
+        "would flood the alert topic. The trail is read by auditors, not watched; pipeline alarms "
+        "have their own topic."),
+    Suppression(
+        "cfripper", "GenericResourceWildcardPolicyRule", ("LakeKey", "DrKey"),
         "The key policy's `kms:*` is granted only to the account root, which delegates key use to IAM "
         "policies (AWS's default key policy); without it the key becomes unmanageable."),
     Suppression(
@@ -32,16 +37,16 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
         "DescribeLogGroups) has no resource-level permissions; AWS documents `Resource: *` for it. "
         "Every other statement of the role is scoped to this stage's jobs, topic and key."),
     Suppression(
-        "checkov", "CKV_AWS_18", ("LogsBucket",),
+        "checkov", "CKV_AWS_18", ("LogsBucket", "DrLogsBucket"),
         "The logs bucket is the access-log destination; logging it into itself would loop, and "
         "CloudTrail data events are the account-level control for it."),
     Suppression(
-        "checkov", "CKV_AWS_21", ("LogsBucket",),
+        "checkov", "CKV_AWS_21", ("LogsBucket", "DrLogsBucket"),
         "Access logs are written once by the S3 logging service and expire after a year; versions "
         "would only add cost."),
     Suppression(
-        "cfripper", "S3ObjectVersioningRule", ("LogsBucket",),
-        "Same as CKV_AWS_21 on LogsBucket: write-once access logs."),
+        "cfripper", "S3ObjectVersioningRule", ("LogsBucket", "DrLogsBucket"),
+        "Same as CKV_AWS_21 on LogsBucket and DrLogsBucket: write-once access logs."),
     Suppression(
         "checkov", "CKV_AWS_21", ("SilverBucket",),
         "Silver is rebuilt from (versioned) bronze by idempotent runs that overwrite whole "

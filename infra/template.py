@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from infra import glue, iam, orchestration, storage
+from infra import dr, glue, iam, monitoring, orchestration, storage
 from infra.asl import PLACEHOLDER
 from infra.cfn import Json, get_att, ref, tag_list
 from infra.packaging import ArtifactSet
 from infra.settings import DeploySettings
-from infra.storage import BootstrapOutputs
+from infra.storage import BootstrapOutputs, DrOutputs
 from infra.suppressions import suppression_metadata
 from pipelines.registry import GLUE_JOBS, PIPELINES, REPO_ROOT, GlueJobSpec, PipelineSpec
 
@@ -28,7 +28,7 @@ from pipelines.registry import GLUE_JOBS, PIPELINES, REPO_ROOT, GlueJobSpec, Pip
 LIST_TAGGED_TYPES = frozenset({
     "AWS::KMS::Key", "AWS::S3::Bucket", "AWS::IAM::Role", "AWS::SNS::Topic", "AWS::Logs::LogGroup",
     "AWS::StepFunctions::StateMachine", "AWS::Events::Rule", "AWS::SecretsManager::Secret",
-    "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::Alarm", "AWS::CloudTrail::Trail", "AWS::CloudWatch::Dashboard",
 })
 MAP_TAGGED_TYPES = frozenset({"AWS::Glue::Job"})
 
@@ -77,6 +77,16 @@ def bootstrap_template(settings: DeploySettings) -> Json:
                      storage.bootstrap_resources(settings), outputs, settings)
 
 
+def dr_template(settings: DeploySettings) -> Json:
+    """The DR region's stack: gold's replica bucket, its own key, its access-logs bucket."""
+    outputs = {
+        "DrKmsKeyArn": _output("Customer-managed key of gold's replica", get_att(dr.DR_KEY_ID, "Arn")),
+        "DrGoldBucketName": _output("Gold's replica (S3 replication target)", ref(dr.DR_GOLD_BUCKET_ID)),
+    }
+    return _template(f"{settings.prefix} {settings.stage} disaster recovery: gold's replica in {settings.dr_region}",
+                     dr.dr_resources(settings), outputs, settings)
+
+
 def read_definitions(pipelines: Mapping[str, PipelineSpec]) -> dict[str, str]:
     return {name: Path(spec.definition_path).read_text(encoding="utf-8") for name, spec in pipelines.items()}
 
@@ -89,8 +99,10 @@ def dataset_names(repo_root: Path = REPO_ROOT) -> list[str]:
 def main_template(settings: DeploySettings, bootstrap: BootstrapOutputs, artifacts: ArtifactSet,
                   glue_jobs: Mapping[str, GlueJobSpec] = GLUE_JOBS,
                   pipelines: Mapping[str, PipelineSpec] = PIPELINES,
-                  datasets: list[str] | None = None) -> Json:
+                  datasets: list[str] | None = None, dr_outputs: DrOutputs | None = None) -> Json:
+    """`dr_outputs` (the DR stack's key and bucket) adds gold's replication; None leaves it out."""
     definitions = read_definitions(pipelines)
+    datasets = dataset_names() if datasets is None else datasets
     parsed = {name: json.loads(text) for name, text in definitions.items()}
     alert_topic = ref(orchestration.ALERT_TOPIC_ID)
     machine_ids = [orchestration.state_machine_id(name) for name in sorted(pipelines)]
@@ -103,12 +115,17 @@ def main_template(settings: DeploySettings, bootstrap: BootstrapOutputs, artifac
             alert_topic),
         iam.EVENTBRIDGE_ROLE_ID: iam.eventbridge_role(settings, machine_ids),
         iam.SAGEMAKER_ROLE_ID: iam.sagemaker_execution_role(settings, bootstrap),
-        iam.DATA_SCIENTIST_ROLE_ID: iam.data_scientist_role(settings, bootstrap),
-        iam.APP_DEVELOPER_ROLE_ID: iam.app_developer_role(settings, bootstrap),
-        **orchestration.orchestration_resources(settings, bootstrap, pipelines, definitions, glue_jobs,
-                                                dataset_names() if datasets is None else datasets,
+        iam.DATA_SCIENTIST_ROLE_ID: iam.data_scientist_role(settings, bootstrap, dr_outputs),
+        iam.APP_DEVELOPER_ROLE_ID: iam.app_developer_role(settings, bootstrap, dr_outputs),
+        iam.DATA_ENGINEER_ROLE_ID: iam.data_engineer_role(settings, bootstrap, glue_jobs, dr_outputs),
+        **orchestration.orchestration_resources(settings, bootstrap, pipelines, definitions, glue_jobs, datasets,
                                                 artifacts.ml_source.key if artifacts.ml_source else None),
+        **monitoring.monitoring_resources(settings, bootstrap, pipelines, datasets),
     }
+    if dr_outputs is not None:
+        resources[iam.REPLICATION_ROLE_ID] = dr.replication_role(settings, bootstrap.kms_key_arn, dr_outputs)
+        gold = resources[storage.LAYER_BUCKET_IDS["gold"]]["Properties"]
+        gold["ReplicationConfiguration"] = dr.replication_configuration(settings, dr_outputs)
     outputs: dict[str, Json] = {
         f"{layer.capitalize()}BucketName": _output(f"{layer} layer bucket", ref(logical_id))
         for layer, logical_id in storage.LAYER_BUCKET_IDS.items()
@@ -118,7 +135,10 @@ def main_template(settings: DeploySettings, bootstrap: BootstrapOutputs, artifac
         "AlertTopicArn": _output("SNS topic for pipeline alerts", alert_topic),
         **{f"{role_id}Arn": _output(f"{role_id} ARN", get_att(role_id, "Arn"))
            for role_id in (iam.GLUE_JOB_ROLE_ID, iam.STATE_MACHINE_ROLE_ID, iam.EVENTBRIDGE_ROLE_ID,
-                           iam.SAGEMAKER_ROLE_ID, iam.DATA_SCIENTIST_ROLE_ID, iam.APP_DEVELOPER_ROLE_ID)},
+                           iam.SAGEMAKER_ROLE_ID, iam.DATA_SCIENTIST_ROLE_ID, iam.APP_DEVELOPER_ROLE_ID,
+                           iam.DATA_ENGINEER_ROLE_ID)},
+        "PipelineHealthDashboardName": _output("CloudWatch dashboard of pipeline health",
+                                               ref(monitoring.DASHBOARD_ID)),
         **{f"{machine_id}Arn": _output(f"state machine of pipeline {name}", ref(machine_id))
            for name, machine_id in zip(sorted(pipelines), machine_ids, strict=True)},
         **{f"{glue.job_logical_id(name)}Name": _output(f"Glue job {name}", ref(glue.job_logical_id(name)))

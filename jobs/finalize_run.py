@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
+from jobs.run_metrics import publish as publish_metrics
 from jobs.runtime import resolve_options
 from jobs.storage import list_files, read_json, write_json
 
 REQUIRED_ARGS = ["run_date", "status"]
-OPTIONAL_ARGS = {**COMMON_OPTIONAL_ARGS, "error": None, "cause": None, "started_at": None}
+OPTIONAL_ARGS = {**COMMON_OPTIONAL_ARGS, "error": None, "cause": None, "started_at": None, "metrics": "auto"}
 COUNT_FIELDS = ("bronze_rows", "silver_rows", "quarantined_rows", "duplicate_rows")
 
 
@@ -100,6 +101,18 @@ def _build_data_docs(ops_root: str) -> str | None:
         return f"not built: {type(exc).__name__}: {exc}"
 
 
+def _publish_metrics(manifest: dict[str, Any], ops_root: str, target: str) -> str:
+    """Where the run's health metrics went; a failure to publish is recorded in the manifest (and so
+    seen by `lakehouse status`) rather than failing a run whose data is already committed. The
+    no-successful-run alarm still fires when metrics stop arriving."""
+    try:
+        return publish_metrics(manifest, ops_root, target)
+    except ValueError:
+        raise
+    except Exception as exc:
+        return f"not published: {type(exc).__name__}: {exc}"
+
+
 def run(_spark: Any, args: dict[str, Any]) -> dict[str, Any]:
     ctx = JobContext.from_args(args)
     reports_dir = ctx.layout.run_reports_dir(ctx.pipeline, ctx.run_date, ctx.run_id)
@@ -110,6 +123,7 @@ def run(_spark: Any, args: dict[str, Any]) -> dict[str, Any]:
     manifest = build_manifest(ctx.pipeline, ctx.run_date.isoformat(), ctx.run_id, status, reports,
                               args.get("error"), args.get("cause"), args.get("started_at"))
     manifest["data_docs"] = _build_data_docs(ctx.layout.ops) if reports else None
+    manifest["metrics"] = _publish_metrics(manifest, ctx.layout.ops, str(args.get("metrics") or "auto"))
     path = ctx.layout.manifest(ctx.pipeline, ctx.run_date, ctx.run_id)
     write_json(path, manifest)
     manifest["manifest_path"] = path

@@ -68,10 +68,13 @@ class Retention:
     min_snapshots: int
 
 
-# The seed's retention (silver 1 year, gold 3 years; the quarantine keeps the silver layer's).
+# The seed's retention (silver 1 year, gold 3 years). The quarantine holds raw copies of refused rows,
+# so it keeps them as long as bronze keeps raw files (90 days, bronze's S3 lifecycle rule): an S3
+# expiration cannot do it for a table, and bronze's noncurrent-version rule then removes the files
+# that snapshot expiry deleted (infra/storage.py, docs/governance.md).
 RETENTION: dict[str, Retention] = {
     "silver": Retention(rows_days=365, snapshot_days=7, min_snapshots=10),
-    "quarantine": Retention(rows_days=365, snapshot_days=7, min_snapshots=10),
+    "quarantine": Retention(rows_days=90, snapshot_days=7, min_snapshots=10),
     "gold": Retention(rows_days=3 * 365, snapshot_days=7, min_snapshots=10),
 }
 ORPHAN_GRACE = timedelta(hours=72)  # no run writes for longer before it commits

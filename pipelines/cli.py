@@ -99,6 +99,9 @@ def cmd_quality(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from pipelines.summary import recent_manifests, status_line
 
+    if args.metrics or args.plot:
+        return _status_metrics(args)
+
     status = "FAILED" if args.failed else None
     manifests = recent_manifests(args.lake_root, args.limit, args.pipeline, status)
     if not manifests:
@@ -107,6 +110,20 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     for manifest in manifests:
         print(status_line(manifest))
+    return 0
+
+
+def _status_metrics(args: argparse.Namespace) -> int:
+    from pipelines import health
+
+    ops = LakeLayout.from_root(str(args.lake_root)).ops
+    runs = health.load(ops, args.pipeline, args.limit)
+    if not runs:
+        print(f"no run metrics under {ops}/metrics (each run's finalize step writes them)")
+        return 0
+    print(health.table(runs))
+    if args.plot:
+        print(f"chart: {health.plot(runs, args.plot)}")
     return 0
 
 
@@ -252,6 +269,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     layout = LakeLayout.from_root(str(args.lake_root))
     print(f"\nRun manifests: {layout.manifests_root()}   alerts: {layout.alerts()}")
     print(f"Recent runs:   lakehouse status --lake-root {args.lake_root}")
+    print(f"Health trend:  lakehouse status --lake-root {args.lake_root} --metrics --plot health.png")
     return code
 
 
@@ -322,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--limit", type=int, default=20)
     status.add_argument("--pipeline", choices=_pipelines(), help="only this pipeline's runs")
     status.add_argument("--failed", action="store_true", help="only the runs that failed")
+    status.add_argument("--metrics", action="store_true",
+                        help="the pipeline-health trend from ops/metrics/ (rows in/out, quarantine, gates, duration)")
+    status.add_argument("--plot", metavar="PATH", help="also write that trend as a PNG chart (implies --metrics)")
     status.set_defaults(func=cmd_status)
 
     quality = sub.add_parser("quality", help="quality-gate results of a run date, as a table")
@@ -376,6 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("deploy", add_help=False,
                    help="deploy the platform (CloudFormation change sets); see `lakehouse deploy --help`")
+    sub.add_parser("dr", add_help=False,
+                   help="disaster recovery: `lakehouse dr restore --region us-west-2` opens gold's replicated "
+                        "tables there; see `lakehouse dr restore --help`")
 
     demo = sub.add_parser("demo", help="generate data and run the pipelines end to end (what `make run` does)")
     _add_lake_root(demo)
@@ -402,6 +426,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from infra.deploy import main as deploy_main
 
         return deploy_main(argv[1:])
+    if argv[:1] == ["dr"]:  # its own parser (pipelines/dr_restore.py)
+        from pipelines.dr_restore import main as dr_main
+
+        return dr_main(argv[1:])
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

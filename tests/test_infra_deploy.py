@@ -7,11 +7,16 @@ their encryption and tags, the IAM roles and their inline policies, the SNS topi
 and its definition, the EventBridge rules and targets, the log group. The access matrix evaluates the
 deployed IAM policies with moto's policy evaluator (assumed-role credentials against S3).
 
+The DR stack goes to a second region (us-west-2) of the same server: its key and gold's replica bucket,
+and gold's replication configuration pointing at them (versioning and replication are applied by
+infra.emulator's fix; moto stores replication but never copies objects).
+
 moto skips (template-only, see tests/test_infra_template.py): AWS::Glue::Database, AWS::Glue::Job,
 AWS::Glue::SecurityConfiguration, AWS::S3::BucketPolicy, AWS::SNS::TopicPolicy,
-AWS::SecretsManager::Secret, AWS::CloudWatch::Alarm; bucket public-access blocks, lifecycle rules and
-versioning; state-machine DefinitionSubstitutions, logging and tracing; role trust policies and
-managed policies; IAM conditions other than StringEquals.
+AWS::SecretsManager::Secret, AWS::CloudWatch::Alarm, AWS::CloudTrail::Trail; bucket public-access
+blocks and lifecycle rules; replication's delete-marker setting; state-machine
+DefinitionSubstitutions, logging and tracing; role trust policies and managed policies; IAM conditions
+other than StringEquals.
 """
 
 from __future__ import annotations
@@ -29,10 +34,11 @@ import requests
 from botocore.exceptions import ClientError
 from moto.core import set_initial_no_auth_action_count
 
-from infra import changeset
+from infra import changeset, monitoring
 from infra.deploy import DeployResult, deploy, main
 from infra.emulator import moto_server
 from infra.packaging import collect_artifacts
+from jobs import run_metrics
 from pipelines.registry import GLUE_JOBS, PIPELINES, REPO_ROOT
 
 pytestmark = [pytest.mark.integration,
@@ -43,8 +49,9 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 MOTO_SKIPPED_TYPES = {
     "AWS::Glue::Database", "AWS::Glue::Job", "AWS::Glue::SecurityConfiguration", "AWS::S3::BucketPolicy",
-    "AWS::SNS::TopicPolicy", "AWS::SecretsManager::Secret", "AWS::CloudWatch::Alarm",
+    "AWS::SNS::TopicPolicy", "AWS::SecretsManager::Secret", "AWS::CloudWatch::Alarm", "AWS::CloudTrail::Trail",
 }
+DR_REGION = "us-west-2"
 
 
 def bucket(layer: str, stage: str = "dev") -> str:
@@ -76,8 +83,8 @@ def endpoint() -> Iterator[str]:
             requests.post(f"{url}/moto-api/reset", timeout=30)
 
 
-def client(endpoint: str, service: str, **credentials: str) -> Any:
-    return boto3.client(service, region_name=REGION, endpoint_url=endpoint, **credentials)
+def client(endpoint: str, service: str, region: str = REGION, **credentials: str) -> Any:
+    return boto3.client(service, region_name=region, endpoint_url=endpoint, **credentials)
 
 
 @dataclass
@@ -186,8 +193,9 @@ def test_stack_outputs(first_deploy: FirstDeploy, endpoint: str) -> None:
 
 
 def test_moto_creates_every_resource_but_the_types_it_skips(first_deploy: FirstDeploy, endpoint: str) -> None:
-    cfn = client(endpoint, "cloudformation")
-    for stack in ("lakehouse-dev-bootstrap", "lakehouse-dev"):
+    for stack, region in (("lakehouse-dev-bootstrap", REGION), ("lakehouse-dev", REGION),
+                          ("lakehouse-dev-dr", DR_REGION)):
+        cfn = client(endpoint, "cloudformation", region)
         template = cfn.get_template(StackName=stack)["TemplateBody"]
         template = json.loads(template) if isinstance(template, str) else template
         created = {r["LogicalResourceId"] for r in cfn.list_stack_resources(StackName=stack)
@@ -243,7 +251,7 @@ def test_roles_topic_state_machine_rules_and_logs(first_deploy: FirstDeploy, end
     events, logs = client(endpoint, "events"), client(endpoint, "logs")
     outputs = first_deploy.deploy.result.main.outputs
     for suffix in ("glue-job", "state-machine", "eventbridge", "sagemaker-execution", "DataScientistRole",
-                   "AppDeveloperRole"):
+                   "AppDeveloperRole", "DataEngineerRole", "gold-replication"):
         name = f"lakehouse-dev-{suffix}"
         role = iam.get_role(RoleName=name)["Role"]
         assert {t["Key"] for t in role["Tags"]} == {"Team", "Project", "Environment", "CostCenter"}
@@ -275,6 +283,7 @@ LOCATIONS = {
     "silver": ("silver", "customers/year=2024/month=01/day=03/part-0.parquet"),
     "gold": ("gold", "customer_features/as_of=2024-01-03/part-0.parquet"),
     "gold_scores": ("gold", "model_scores/run_date=2024-01-03/part-0.parquet"),
+    "gold_replica": ("gold-dr", "customer_features/metadata/00001-0000.metadata.json"),
     "scripts": ("artifacts", "scripts/0123456789abcdef/bronze_to_silver.py"),
     "wheels": ("artifacts", "wheels/0123456789abcdef/lakehouse-0.1.0-py3-none-any.whl"),
     "ops": ("artifacts", "ops/runs/ingestion/run_date=2024-01-03/r1/manifest.json"),
@@ -285,18 +294,24 @@ EXPECTED_ACCESS: dict[str, dict[str, str]] = {
     "glue-job": {"bronze": "r", "quarantine": "rwd", "silver": "rwd", "gold": "rwd", "gold_scores": "rwd",
                  "scripts": "r", "wheels": "r", "ops": "rwd", "models": "rwd"},
     "sagemaker-execution": {"gold": "r", "gold_scores": "rwd", "models": "rwd", "ml_source": "r"},
-    "DataScientistRole": {"silver": "rwd", "gold": "rwd", "gold_scores": "rwd"},
-    "AppDeveloperRole": {"gold": "r", "gold_scores": "r"},
+    "DataScientistRole": {"silver": "rwd", "gold": "rwd", "gold_scores": "rwd", "gold_replica": "r"},
+    "AppDeveloperRole": {"gold": "r", "gold_scores": "r", "gold_replica": "r"},
+    # Runs and repairs ingestion; the quarantine stays read-only (an explicit deny under bronze's grant).
+    "DataEngineerRole": {"bronze": "rwd", "quarantine": "r", "silver": "rwd", "gold": "rwd", "gold_scores": "rwd",
+                         "gold_replica": "rwd", "ops": "r", "models": "r"},
     "state-machine": {"models": "r"},  # ReadEvaluation: a model version's metrics.json
     "eventbridge": {},
+    "gold-replication": {},  # S3 replicates with s3:Replicate*/GetObjectVersion*, never plain Get/Put
 }
 EXPECTED_LISTING: dict[str, set[str]] = {
     "glue-job": {"bronze", "silver", "gold", "artifacts"},
     "sagemaker-execution": {"gold", "artifacts"},
-    "DataScientistRole": {"silver", "gold"},
-    "AppDeveloperRole": {"gold"},
+    "DataScientistRole": {"silver", "gold", "gold-dr"},
+    "AppDeveloperRole": {"gold", "gold-dr"},
+    "DataEngineerRole": {"bronze", "silver", "gold", "artifacts", "gold-dr"},
     "state-machine": set(),
     "eventbridge": set(),
+    "gold-replication": {"gold"},
 }
 
 
@@ -342,7 +357,7 @@ def test_access_matrix_with_moto_policy_evaluation(first_deploy: FirstDeploy, en
         access = {role: {location: granted for location, (layer, object_key) in LOCATIONS.items()
                          if (granted := _object_access(role_s3, bucket(layer), object_key))}
                   for role, role_s3 in role_clients.items()}
-        listing = {role: {layer for layer in ("bronze", "silver", "gold", "artifacts")
+        listing = {role: {layer for layer in ("bronze", "silver", "gold", "artifacts", "gold-dr")
                           if _allowed(role_s3.list_objects_v2, Bucket=bucket(layer))}
                    for role, role_s3 in role_clients.items()}
         return access, listing
@@ -350,6 +365,90 @@ def test_access_matrix_with_moto_policy_evaluation(first_deploy: FirstDeploy, en
     access, listing = set_initial_no_auth_action_count(0)(evaluate)()
     assert access == EXPECTED_ACCESS
     assert listing == EXPECTED_LISTING
+
+
+# Catalog, jobs and state machines: moto checks these APIs against resource "*" only, so the deployed
+# inline policies are evaluated with moto's own policy evaluator against the real resource ARNs.
+CATALOG = f"arn:aws:glue:{REGION}:{ACCOUNT}"
+DR_CATALOG = f"arn:aws:glue:{DR_REGION}:{ACCOUNT}"
+CONTROL_ACTIONS = {
+    "catalog_read_silver": ("glue:GetTable", f"{CATALOG}:table/lakehouse_dev/silver_customers"),
+    "catalog_read_gold": ("glue:GetTable", f"{CATALOG}:table/lakehouse_dev/gold_customer_features"),
+    "catalog_write_silver": ("glue:UpdateTable", f"{CATALOG}:table/lakehouse_dev/silver_customers"),
+    "catalog_write_gold": ("glue:UpdateTable", f"{CATALOG}:table/lakehouse_dev/gold_customer_features"),
+    "dr_catalog_read_gold": ("glue:GetTable", f"{DR_CATALOG}:table/lakehouse_dev/gold_customer_features"),
+    "dr_catalog_register_gold": ("glue:CreateTable", f"{DR_CATALOG}:table/lakehouse_dev/gold_customer_features"),
+    "catalog_delete_table": ("glue:DeleteTable", f"{CATALOG}:table/lakehouse_dev/silver_customers"),
+    "dr_catalog_repoint_gold": ("glue:DeleteTable", f"{DR_CATALOG}:table/lakehouse_dev/gold_customer_features"),
+    "start_glue_job": ("glue:StartJobRun", f"{CATALOG}:job/lakehouse-dev-bronze_to_silver"),
+    "start_state_machine": ("states:StartExecution",
+                            f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:lakehouse-dev-ingestion"),
+    "change_iam": ("iam:PutRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/lakehouse-dev-glue-job"),
+}
+EXPECTED_CONTROL: dict[str, set[str]] = {
+    "glue-job": {"catalog_read_silver", "catalog_read_gold", "catalog_write_silver", "catalog_write_gold"},
+    "sagemaker-execution": set(),
+    "DataScientistRole": {"catalog_read_silver", "catalog_read_gold", "dr_catalog_read_gold"},
+    "AppDeveloperRole": {"catalog_read_gold", "dr_catalog_read_gold"},
+    "DataEngineerRole": {"catalog_read_silver", "catalog_read_gold", "catalog_write_silver", "catalog_write_gold",
+                         "dr_catalog_read_gold", "dr_catalog_register_gold", "dr_catalog_repoint_gold",
+                         "start_glue_job",
+                         "start_state_machine"},
+    "state-machine": {"start_glue_job"},
+    "eventbridge": {"start_state_machine"},
+    "gold-replication": set(),
+}
+
+
+def test_catalog_jobs_and_state_machines_matrix(first_deploy: FirstDeploy, endpoint: str) -> None:
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    iam = client(endpoint, "iam")
+    granted = {}
+    for role in EXPECTED_CONTROL:
+        document = iam.get_role_policy(RoleName=f"lakehouse-dev-{role}", PolicyName="least-privilege")["PolicyDocument"]
+        policy = IAMPolicy(json.dumps(document))
+        granted[role] = {name for name, (action, arn) in CONTROL_ACTIONS.items()
+                         if policy.is_action_permitted(action, arn) == PermissionResult.PERMITTED}
+    assert granted == EXPECTED_CONTROL
+
+
+def test_dr_stack_and_gold_replication_in_two_regions(first_deploy: FirstDeploy, endpoint: str) -> None:
+    result = first_deploy.deploy.result
+    assert result.dr is not None and result.dr.outcome == "created"
+    dr_cfn, dr_kms = client(endpoint, "cloudformation", DR_REGION), client(endpoint, "kms", DR_REGION)
+    assert dr_cfn.describe_stacks(StackName="lakehouse-dev-dr")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    dr_key_arn, replica = result.dr.outputs["DrKmsKeyArn"], result.dr.outputs["DrGoldBucketName"]
+    lake_key_arn = result.bootstrap.outputs["KmsKeyArn"]
+    assert dr_key_arn.startswith(f"arn:aws:kms:{DR_REGION}:{ACCOUNT}:key/") and dr_key_arn != lake_key_arn
+    assert dr_kms.describe_key(KeyId=dr_key_arn)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert replica == bucket("gold-dr")
+
+    s3 = client(endpoint, "s3")
+    rule = s3.get_bucket_encryption(Bucket=replica)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": dr_key_arn}
+    assert s3.get_bucket_location(Bucket=replica)["LocationConstraint"] == DR_REGION
+    for name in (bucket("gold"), replica):
+        assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled", name
+    replication = s3.get_bucket_replication(Bucket=bucket("gold"))["ReplicationConfiguration"]
+    assert replication["Role"] == f"arn:aws:iam::{ACCOUNT}:role/lakehouse-dev-gold-replication"
+    [rule] = replication["Rules"]
+    assert rule["Status"] == "Enabled"
+    destination = rule["Destination"]
+    assert destination["Bucket"] == f"arn:aws:s3:::{replica}"
+    assert destination["EncryptionConfiguration"]["ReplicaKmsKeyID"] == dr_key_arn
+    assert destination["ReplicationTime"]["Status"] == "Enabled"
+    assert destination["Metrics"]["Status"] == "Enabled"
+    with pytest.raises(ClientError):  # silver is rebuilt from bronze: not replicated
+        s3.get_bucket_replication(Bucket=bucket("silver"))
+
+
+def test_pipeline_health_dashboard_plots_only_metrics_the_jobs_publish(first_deploy: FirstDeploy,
+                                                                     endpoint: str) -> None:
+    body = client(endpoint, "cloudwatch").get_dashboard(DashboardName="lakehouse-dev-pipeline-health")
+    plotted = monitoring.dashboard_metric_names(json.loads(body["DashboardBody"]))
+    assert plotted and plotted <= set(run_metrics.PUBLISHED_METRICS)
+    assert first_deploy.deploy.result.main.outputs["PipelineHealthDashboardName"] == "lakehouse-dev-pipeline-health"
 
 
 # -- updates, dry runs on existing stacks, the CLI ---------------------------------------------------------------

@@ -20,9 +20,9 @@ from infra.iam import UnsupportedIntegrationError
 from infra.orchestration import UnresolvedPlaceholderError
 from infra.packaging import ArtifactSet, collect_artifacts
 from infra.settings import STAGES, DeploySettings
-from infra.storage import BootstrapOutputs
+from infra.storage import BootstrapOutputs, DrOutputs
 from infra.suppressions import SUPPRESSIONS
-from infra.template import bootstrap_template, dependency_order, main_template, to_json
+from infra.template import bootstrap_template, dependency_order, dr_template, main_template, to_json
 from jobs.contracts import list_datasets
 from pipelines.registry import GLUE_JOBS, PIPELINES, REPO_ROOT, GlueJobSpec, PipelineSpec
 
@@ -39,6 +39,13 @@ def bootstrap_for(settings: DeploySettings) -> BootstrapOutputs:
     return BootstrapOutputs(KEY_ARN, settings.bucket_name("artifacts"), settings.bucket_name("logs"))
 
 
+DR_KEY_ARN = f"arn:aws:kms:us-west-2:{ACCOUNT}:key/9876abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def dr_for(settings: DeploySettings) -> DrOutputs:
+    return DrOutputs("us-west-2", DR_KEY_ARN, settings.dr_gold_bucket)
+
+
 @pytest.fixture(scope="module")
 def artifacts() -> ArtifactSet:
     return collect_artifacts()
@@ -51,7 +58,9 @@ def templates(artifacts: ArtifactSet) -> dict[str, dict[str, Any]]:
     for stage in STAGES:
         settings = settings_for(stage)
         built[f"bootstrap-{stage}"] = json.loads(to_json(bootstrap_template(settings)))
-        built[f"main-{stage}"] = json.loads(to_json(main_template(settings, bootstrap_for(settings), artifacts)))
+        built[f"dr-{stage}"] = json.loads(to_json(dr_template(settings)))
+        built[f"main-{stage}"] = json.loads(to_json(main_template(settings, bootstrap_for(settings), artifacts,
+                                                                  dr_outputs=dr_for(settings))))
     return built
 
 
@@ -65,9 +74,9 @@ def statements_of(role: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # -- validators ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["bootstrap-prod", "main-prod"])  # main-dev: in the new-pipeline test
+@pytest.mark.parametrize("name", ["bootstrap-prod", "main-prod", "dr-prod"])  # main-dev: in the new-pipeline test
 def test_cfn_lint_reports_nothing(templates: dict[str, dict[str, Any]], name: str) -> None:
-    assert scan.cfn_lint(templates[name]) == []
+    assert scan.cfn_lint(templates[name], "us-west-2" if name.startswith("dr-") else "us-east-1") == []
 
 
 def test_cfn_lint_catches_a_broken_template(templates: dict[str, dict[str, Any]]) -> None:
@@ -76,7 +85,7 @@ def test_cfn_lint_catches_a_broken_template(templates: dict[str, dict[str, Any]]
     assert any(line.startswith("E") for line in scan.cfn_lint(broken))
 
 
-@pytest.mark.parametrize("name", ["bootstrap-dev", "main-dev", "main-prod"])
+@pytest.mark.parametrize("name", ["bootstrap-dev", "main-dev", "main-prod", "dr-prod"])
 def test_cfripper_findings_are_all_fixed_or_justified(templates: dict[str, dict[str, Any]], name: str) -> None:
     assert [str(finding) for finding in scan.cfripper(templates[name], ACCOUNT)] == []
 
@@ -85,7 +94,7 @@ def test_every_cfripper_suppression_matches_a_real_finding(
         templates: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
     """No stale justifications: without the allow-filters each suppressed finding does appear."""
     monkeypatch.setattr(scan, "suppressions_for", lambda scanner: [])
-    raw = {(f.rule, logical_id) for name in ("bootstrap-dev", "main-dev")
+    raw = {(f.rule, logical_id) for name in ("bootstrap-dev", "main-dev", "dr-dev")
            for f in scan.cfripper(templates[name], ACCOUNT) for logical_id in f.logical_ids}
     for item in SUPPRESSIONS:
         if item.scanner == "cfripper":
@@ -94,7 +103,8 @@ def test_every_cfripper_suppression_matches_a_real_finding(
 
 
 def test_checkov_skips_live_in_resource_metadata(templates: dict[str, dict[str, Any]]) -> None:
-    resources = {**templates["bootstrap-dev"]["Resources"], **templates["main-dev"]["Resources"]}
+    resources = {**templates["bootstrap-dev"]["Resources"], **templates["main-dev"]["Resources"],
+                 **templates["dr-dev"]["Resources"]}
     for item in SUPPRESSIONS:
         for logical_id in item.logical_ids:
             metadata = resources[logical_id]["Metadata"]
@@ -110,7 +120,7 @@ def test_checkov_skips_live_in_resource_metadata(templates: dict[str, dict[str, 
 @pytest.mark.slow
 def test_checkov_findings_are_all_fixed_or_justified(templates: dict[str, dict[str, Any]],
                                                      tmp_path: Path) -> None:
-    for name in ("bootstrap-dev", "main-dev"):
+    for name in ("bootstrap-dev", "main-dev", "dr-dev"):
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(templates[name]))
         assert [str(f) for f in scan.checkov(path, os.environ["LAKEHOUSE_CHECKOV"])] == []
@@ -333,7 +343,7 @@ def test_cost_tags_on_every_taggable_resource(templates: dict[str, dict[str, Any
     """cfn-lint's resource schemas are the oracle for which types take Tags."""
     from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-    for name in ("bootstrap-prod", "main-prod"):
+    for name in ("bootstrap-prod", "main-prod", "dr-prod"):
         for logical_id, body in templates[name]["Resources"].items():
             schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", body["Type"]).schema
             if "Tags" not in schema.get("properties", {}):

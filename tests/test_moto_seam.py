@@ -312,6 +312,22 @@ def canary_role_inline_policy_is_a_dict() -> None:
     assert isinstance(role.policies["read"], dict)
 
 
+def canary_bucket_ignores_versioning_and_replication() -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    template = {"Resources": {
+        "Replica": {"Type": "AWS::S3::Bucket", "Properties": {
+            "BucketName": "probe-replica", "VersioningConfiguration": {"Status": "Enabled"}}},
+        "Source": {"Type": "AWS::S3::Bucket", "Properties": {
+            "BucketName": "probe-source", "VersioningConfiguration": {"Status": "Enabled"},
+            "ReplicationConfiguration": {"Role": "arn:aws:iam::123456789012:role/replication", "Rules": [
+                {"Id": "all", "Status": "Enabled", "Prefix": "",
+                 "Destination": {"Bucket": "arn:aws:s3:::probe-replica"}}]}}}}}
+    _create_stack(template)
+    assert "Status" not in s3.get_bucket_versioning(Bucket="probe-source")
+    with pytest.raises(Exception, match="ReplicationConfigurationNotFound"):
+        s3.get_bucket_replication(Bucket="probe-source")
+
+
 CANARIES: dict[str, Callable[[], None]] = {
     "glue-job-run-runs-the-job": canary_glue_job_run_runs_nothing,
     "glue-job-run-error-message": canary_glue_job_run_has_no_error_message,
@@ -335,6 +351,7 @@ CANARIES: dict[str, Callable[[], None]] = {
     "cfn-kms-key-tags-and-policy": canary_kms_key_tags_crash,
     "cfn-change-set-outputs": canary_change_set_drops_outputs,
     "iam-role-inline-policy-as-text": canary_role_inline_policy_is_a_dict,
+    "cfn-bucket-versioning-and-replication": canary_bucket_ignores_versioning_and_replication,
 }
 
 

@@ -13,6 +13,8 @@ from typing import Any
 from moto.cloudformation.models import ChangeSet
 from moto.iam.models import Role
 from moto.kms.models import Key
+from moto.s3 import models as s3_models
+from moto.utilities.utils import get_partition
 
 from pipelines.local_engine.moto_patches import WRITTEN_FOR
 from pipelines.local_engine.moto_seam import MotoPatch, applied
@@ -50,6 +52,31 @@ def _put_role_policy_as_text(original: Callable[..., None], _hooks: Any) -> Call
     return put_policy
 
 
+def replication_as_api(replication: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's ReplicationConfiguration in the shape moto's S3 API stores (`Rule`, `ID`)."""
+    rules = [{("ID" if key == "Id" else key): value for key, value in rule.items()} for rule in replication["Rules"]]
+    return {"Role": replication["Role"], "Rule": rules}
+
+
+def _bucket_with_versioning_and_replication(original: Any, _hooks: Any) -> classmethod:
+    create_bucket = original.__func__  # moto's classmethod, unbound
+
+    def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str,
+                                        region_name: str, **kwargs: Any) -> Any:
+        bucket = create_bucket(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        properties = cloudformation_json.get("Properties", {})
+        backend = s3_models.s3_backends[account_id][get_partition(region_name)]
+        versioning = properties.get("VersioningConfiguration", {}).get("Status")
+        if versioning:
+            backend.put_bucket_versioning(resource_name, versioning)
+        replication = properties.get("ReplicationConfiguration")
+        if replication:
+            backend.put_bucket_replication(resource_name, replication_as_api(replication))
+        return bucket
+
+    return classmethod(create_from_cloudformation_json)
+
+
 CLOUDFORMATION_PATCHES: tuple[MotoPatch, ...] = (
     MotoPatch(
         name="cfn-kms-key-tags-and-policy", target=Key, attribute="create_from_cloudformation_json",
@@ -66,6 +93,14 @@ CLOUDFORMATION_PATCHES: tuple[MotoPatch, ...] = (
         fixes="an AWS::IAM::Role's inline Policies are stored as dicts where the policy evaluator expects JSON "
               "text (a 500 on the first request checked against them)",
         written_for=WRITTEN_FOR, replacement=_put_role_policy_as_text),
+    MotoPatch(
+        name="cfn-bucket-versioning-and-replication", target=s3_models.FakeBucket,
+        attribute="create_from_cloudformation_json",
+        fixes="an AWS::S3::Bucket's VersioningConfiguration and ReplicationConfiguration are ignored (only "
+              "encryption and tags are applied); both are applied through moto's own S3 API calls. moto never "
+              "copies replicated objects and reports DeleteMarkerReplication as Disabled whatever was configured: "
+              "the template tests assert those on the template",
+        written_for=WRITTEN_FOR, replacement=_bucket_with_versioning_and_replication),
 )
 
 

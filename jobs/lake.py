@@ -104,6 +104,13 @@ class LakeLayout:
     def alerts(self) -> str:
         return _join(self.ops, "alerts")
 
+    # ops: feature drift reports and the latest verdict (the training state machine reads it)
+    def drift_report(self, day: date, source: str) -> str:
+        return _join(self.ops, "drift", f"event_date={day:%Y-%m-%d}", f"source={source}", "report.html")
+
+    def drift_latest_verdict(self) -> str:
+        return _join(self.ops, "drift", "latest.json")
+
     # ops: the model registry (one folder per model, one sub-folder per trained version)
     def model_registry(self, model_name: str) -> str:
         return _join(self.ops, "models", model_name)

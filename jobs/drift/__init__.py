@@ -1,0 +1,8 @@
+"""Feature drift against the training baseline recorded with the model.
+
+- `settings`: the thresholds and binning (one configuration);
+- `profile`: a frame's per-feature statistics in one Spark aggregate (bins cut at given edges);
+- `baseline`: the profile recorded at training time (quantile edges, shares, null rate, mean, std, scores);
+- `compare`: PSI and verdicts of a current profile against the baseline (pure Python);
+- `report`: the HTML page with one plot per feature; `alert`: the alert when a threshold is crossed.
+"""

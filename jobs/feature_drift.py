@@ -9,16 +9,22 @@ Spark aggregate over that frame, binned at the baseline's quantile edges (`jobs.
 - gold `feature_drift`: one row per feature (and the score) for the date and source, the date's
   partition replaced in one commit (write-audit-publish like every gold table);
 - `ops/drift/event_date=D/source=S/report.html`: one plot per feature, baseline vs current;
-- `ops/drift/latest.json`: the newest date's verdict, read by the training state machine's Choice
-  (a backfill of an older date leaves a newer verdict in place);
-- an alert (SNS topic, or the local outbox) when any feature crosses the warn threshold.
+- the verdict document (date, verdict, features at warn / retrain, report) to the model registry:
+  `<registry>/drift/<D>.json`, which the batch-inference state machine reads to alert (its
+  `DriftCrossed` Choice and `NotifyDrift` on the alert topic), and `<registry>/drift/latest.json`, the
+  newest date's, which the training state machine's Choices read (a backfill of an older date leaves
+  a newer verdict in place).
+
+A deployed version without a recorded baseline (trained before baselines existed) is not measured:
+the verdict is `no_baseline`, the report says so, and the run goes on (the next training records one).
 
 Arguments: `--run_date` (required), `--run_id`, `--pipeline`, `--model_name`, `--source`,
-`--drift_warn_psi`, `--drift_retrain_psi`, `--alert_topic_arn`, lake roots.
+`--drift_warn_psi`, `--drift_retrain_psi`, lake roots.
 """
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -26,12 +32,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.alerts import send_alert
-from jobs.drift.baseline import current_profiles, load_baseline
+from jobs.drift.baseline import MissingBaselineError, current_profiles, load_baseline
 from jobs.drift.compare import FeatureDrift, compare, overall_verdict
 from jobs.drift.features import SCORE_FEATURE
 from jobs.drift.report import render_report
-from jobs.drift.settings import OK, RETRAIN, WARN, DriftSettings
+from jobs.drift.settings import RETRAIN, WARN, DriftSettings
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
 from jobs.lake import LakeLayout
 from jobs.ml.artifacts import DEFAULT_MODEL_NAME
@@ -49,7 +54,8 @@ DEFAULT_SOURCE = "batch_inference"
 PARTITION_COLUMNS = ("event_date", "source")
 REQUIRED_ARGS = ["run_date"]
 OPTIONAL_ARGS = {**COMMON_OPTIONAL_ARGS, "model_name": DEFAULT_MODEL_NAME, "source": DEFAULT_SOURCE,
-                 "drift_warn_psi": None, "drift_retrain_psi": None, "alert_topic_arn": None}
+                 "drift_warn_psi": None, "drift_retrain_psi": None}
+NO_BASELINE = "no_baseline"
 SCORING_INPUT_SCHEMA = T.StructType([T.StructField(ID_COLUMN, T.StringType()),
                                      *[T.StructField(c, T.DoubleType()) for c in FEATURE_COLUMNS]])
 FEATURE_DRIFT_SCHEMA = T.StructType([
@@ -111,22 +117,31 @@ def update_latest_verdict(path: str, verdict: dict[str, Any]) -> bool:
 
 
 def verdict_document(day: date, source: str, model_version: str, results: list[FeatureDrift], verdict: str,
-                     report_path: str, run_id: str) -> dict[str, Any]:
-    by_verdict = {v: sorted(r.feature for r in results if r.verdict == v and r.kind != "score")
-                  for v in (WARN, RETRAIN)}
+                     report_path: str | None, run_id: str) -> dict[str, Any]:
+    """What the state machines read: the verdict, the features at each level (with their PSI, for the alert)."""
+    features = [r for r in results if r.kind != "score"]
+    by_verdict = {v: sorted(r.feature for r in features if r.verdict == v) for v in (WARN, RETRAIN)}
+    crossed = "; ".join(f"{r.feature} PSI {r.psi:.3f} ({r.verdict})"
+                        for r in sorted(features, key=lambda r: -r.psi) if r.verdict in (WARN, RETRAIN))
     return {"date": day.isoformat(), "source": source, "model_version": model_version, "verdict": verdict,
-            "warn": by_verdict[WARN], "retrain": by_verdict[RETRAIN], "report": report_path, "run_id": run_id}
+            "warn": by_verdict[WARN], "retrain": by_verdict[RETRAIN], "crossed": crossed or "none",
+            "report": report_path, "run_id": run_id}
 
 
-def alert_message(document: dict[str, Any], results: list[FeatureDrift], settings: DriftSettings) -> tuple[str, str]:
-    crossed = [r for r in results if r.verdict != OK]
-    subject = (f"lakehouse drift {document['date']}: {document['verdict'].upper()} "
-               f"({len(document['retrain'])} retrain, {len(document['warn'])} warn)")
-    lines = [f"Feature drift of {document['source']} on {document['date']} against model {document['model_version']}'s "
-             f"training baseline (warn at PSI > {settings.warn_psi}, retrain at > {settings.retrain_psi}):",
-             *[f"- {r.feature} ({r.kind}): PSI {r.psi:.3f} -> {r.verdict}" for r in crossed],
-             f"Report: {document['report']}"]
-    return subject, "\n".join(lines)
+def record_verdict(layout: LakeLayout, model_name: str, document: dict[str, Any]) -> bool:
+    """The date's verdict file, and latest.json unless it holds a later date; True when latest was written."""
+    write_json(layout.drift_verdict(model_name, date.fromisoformat(document["date"])), document)
+    return update_latest_verdict(layout.drift_verdict(model_name), document)
+
+
+def not_measured(ctx: JobContext, model_name: str, source: str, version: str, why: str) -> dict[str, Any]:
+    print(f"feature drift not measured for {ctx.run_date}: {why}", file=sys.stderr)
+    document = {**verdict_document(ctx.run_date, source, version, [], NO_BASELINE, None, ctx.run_id), "why": why}
+    record_verdict(ctx.layout, model_name, document)
+    report = {"job": JOB_NAME, "run_id": ctx.run_id, "run_date": ctx.run_date.isoformat(), "model_version": version,
+              "verdict": NO_BASELINE, "drift": document, "drift_report": None}
+    write_json(ctx.layout.job_report(ctx.pipeline, ctx.run_date, ctx.run_id, JOB_NAME), report)
+    return report
 
 
 def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +155,10 @@ def run_once(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     model_name = str(args.get("model_name") or DEFAULT_MODEL_NAME)
     source = str(args.get("source") or DEFAULT_SOURCE)
     version = deployed_version(layout, model_name)
-    baseline = load_baseline(layout, model_name, version)
+    try:
+        baseline = load_baseline(layout, model_name, version)
+    except MissingBaselineError as missing:
+        return not_measured(ctx, model_name, source, version, str(missing))
     profiles = current_profiles(scored_features(spark, layout, args, day), baseline, score_column=SCORE_FEATURE)
     results = compare(baseline, profiles, settings)
     verdict = overall_verdict(results)
@@ -155,13 +173,7 @@ def run_once(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     report_path = layout.drift_report(day, source)
     write_text(report_path, render_report(day.isoformat(), source, version, results, verdict, settings))
     document = verdict_document(day, source, version, results, verdict, report_path, ctx.run_id)
-    latest_written = update_latest_verdict(layout.drift_latest_verdict(), document)
-    alerts = []
-    if verdict != OK:
-        subject, message = alert_message(document, results, settings)
-        alerts.append(send_alert(subject, message, topic_arn=args.get("alert_topic_arn") or None,
-                                 alerts_folder=layout.alerts(), run_id=ctx.run_id, name="feature-drift",
-                                 details=document))
+    latest_written = record_verdict(layout, model_name, document)
     report = {
         "job": JOB_NAME,
         "run_id": ctx.run_id,
@@ -171,7 +183,6 @@ def run_once(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         "drift": document,
         "drift_report": report_path,
         "latest_verdict_updated": latest_written,
-        "alerts": alerts,
         "tables": {TABLE: {"path": table.location, "partition": f"event_date={day.isoformat()}/source={source}",
                            "rows_written": len(results), **snapshots[table.display]}},
     }

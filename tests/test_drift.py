@@ -190,3 +190,37 @@ def test_feature_drift_job_writes_table_report_and_verdicts(spark, drift_lake, c
     assert f"feature drift {clean_day} (batch_inference) against model {version}'s training baseline: ok" in text
     assert lakehouse(["drift", "--lake-root", str(lake), "--date", "2024-02-01"]) == 2
     assert "no drift measured for 2024-02-01" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_the_baseline_job_records_the_training_split_and_the_held_out_scores(spark, tmp_path):
+    """jobs.ml.drift_baseline on a gold training_set and a trained model: every monitored input profiled
+    from the train split, the score profiled from the model's scores on the holdout split."""
+    import shutil
+
+    from jobs.drift.features import CATEGORICAL_GROUPS
+    from jobs.ml import drift_baseline
+    from jobs.ml.model_bundle import BUNDLE_FILE
+    from tests.frames import write_table
+    from tests.test_batch_inference import trained_bundle_dir
+    from tests.test_training_pipeline import tiny_training_rows
+
+    layout = LakeLayout.from_root(str(tmp_path / "lake"))
+    version, as_of = "training-2024-03-03", "2024-03-03"
+    version_folder = Path(layout.model_version(DEFAULT_MODEL_NAME, version))
+    version_folder.mkdir(parents=True)
+    shutil.copy(trained_bundle_dir(tmp_path) / BUNDLE_FILE, version_folder / BUNDLE_FILE)
+    rows = tiny_training_rows(9, [START, START + timedelta(days=1)], rows_per_day=120)
+    rows["split"] = ["train"] * 120 + ["holdout"] * 120
+    rows["as_of_date"] = as_of
+    write_table(spark, layout, "gold", "training_set", spark.createDataFrame(rows), ("as_of_date", "split"))
+
+    report = drift_baseline.run(spark, {"lake_root": str(tmp_path / "lake"), "run_date": as_of, "run_id": version,
+                                        "pipeline": "training"})
+
+    baseline = json.loads(Path(baseline_path(layout, DEFAULT_MODEL_NAME, version)).read_text())
+    assert report["training_rows"] == 120 and report["holdout_scores"] == 120
+    assert set(baseline["features"]) == {*NUMERIC_FEATURES, *CATEGORICAL_GROUPS}
+    amount = baseline["features"]["amount"]  # uniform 0..1 in these rows: nine distinct decile edges
+    assert len(amount["edges"]) == 9 and sum(amount["counts"]) == 120 and amount["nulls"] == 0
+    assert baseline["score"]["rows"] == 120 and 0.0 <= baseline["score"]["mean"] <= 1.0

@@ -86,6 +86,19 @@ def test_profile_names_missing_columns(spark: SparkSession):
 
 # --- the generator's drift, measured ----------------------------------------------------------------
 
+def test_drift_from_leaves_the_days_before_it_as_a_clean_run_writes_them(tmp_path: Path):
+    def transactions_file(lake: Path, day: date) -> bytes:
+        (path,) = bronze_dir(lake, TRANSACTIONS, day).iterdir()
+        return path.read_bytes()
+
+    generate(tmp_path / "clean", START, 2, 200, seed=5)
+    report = generate(tmp_path / "drifted", START, 2, 200, seed=5, drift_from=START + timedelta(days=1))
+    assert transactions_file(tmp_path / "clean", START) == transactions_file(tmp_path / "drifted", START)
+    assert transactions_file(tmp_path / "clean", START + timedelta(days=1)) != \
+        transactions_file(tmp_path / "drifted", START + timedelta(days=1))
+    assert report.to_dict()["drift_from"] == "2024-03-02" and "drifted from 2024-03-02" in report.render()
+
+
 def day_features(spark: SparkSession, lake: Path, day: date) -> DataFrame:
     """The day's bronze transactions as model inputs: the transaction columns the shift can move,
     computed by the model's own code; the other model columns (history, velocity) stay null here."""

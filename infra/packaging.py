@@ -34,7 +34,7 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 # Requirements the AWS Glue 5.0 runtime already provides (installing ours would shadow Spark's own).
 GLUE_PROVIDED = frozenset({"pyspark", "pandas", "numpy", "pyarrow", "boto3", "botocore"})
 # Requirements only the local emulation, synthetic data and validators need.
-LOCAL_ONLY = frozenset({"moto", "faker", "statelint", "matplotlib"})
+LOCAL_ONLY = frozenset({"moto", "faker", "statelint"})
 
 
 @dataclass(frozen=True)

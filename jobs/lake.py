@@ -104,6 +104,10 @@ class LakeLayout:
     def alerts(self) -> str:
         return _join(self.ops, "alerts")
 
+    # ops: feature drift reports
+    def drift_report(self, day: date, source: str) -> str:
+        return _join(self.ops, "drift", f"event_date={day:%Y-%m-%d}", f"source={source}", "report.html")
+
     # ops: the model registry (one folder per model, one sub-folder per trained version)
     def model_registry(self, model_name: str) -> str:
         return _join(self.ops, "models", model_name)
@@ -115,6 +119,11 @@ class LakeLayout:
     def deployed_model_pointer(self, model_name: str) -> str:
         """`deployed.json`: which version the endpoint serves (written only after a deployment)."""
         return _join(self.model_registry(model_name), "deployed.json")
+
+    def drift_verdict(self, model_name: str, day: date | None = None) -> str:
+        """`<registry>/drift/<D>.json`: a date's drift verdict (batch inference's Choice reads it);
+        `<registry>/drift/latest.json` without a date: the newest one (training's Choices read it)."""
+        return _join(self.model_registry(model_name), "drift", f"{day:%Y-%m-%d}.json" if day else "latest.json")
 
     def deployed_model_artifact(self, model_name: str) -> str:
         """The deployed version's `model.tar.gz` at a stable location (batch inference reads it)."""

@@ -27,8 +27,22 @@ def _add_lake_root(parser: argparse.ArgumentParser) -> None:
 def cmd_generate(args: argparse.Namespace) -> int:
     from pipelines.synthetic import generate
 
-    report = generate(args.lake_root, args.start, args.days, args.rows_per_day, seed=args.seed, dirty=args.dirty)
+    report = generate(args.lake_root, args.start, args.days, args.rows_per_day, seed=args.seed, dirty=args.dirty,
+                      drift_from=args.drift_from)
     print(report.render() if hasattr(report, "render") else report)
+    return 0
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from pipelines.drift_view import NoDriftMeasuredError, drift_json, drift_lines, drift_rows
+
+    try:
+        rows = drift_rows(args.lake_root, args.date, args.source)
+    except NoDriftMeasuredError as missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
+    print(drift_json(args.date, rows) if args.json else "\n".join(drift_lines(args.lake_root, args.date, rows,
+                                                                               args.source)))
     return 0
 
 
@@ -257,7 +271,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     start = args.start
     print(f"== generating {args.days} days of bronze data ({args.rows_per_day:,} transactions/day, dirty) ==")
-    report = generate(args.lake_root, start, args.days, args.rows_per_day, seed=args.seed, dirty=True)
+    report = generate(args.lake_root, start, args.days, args.rows_per_day, seed=args.seed, dirty=True,
+                      drift_from=args.drift_from)
     print(report.render() if hasattr(report, "render") else report)
     print("\n== ingestion: bronze → silver → gold, through state_machines/ingestion.asl.json ==")
     last_day = start + timedelta(days=args.days - 1)
@@ -301,7 +316,17 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--rows-per-day", type=int, required=True)
     gen.add_argument("--seed", type=int, default=7)
     gen.add_argument("--dirty", action="store_true", help="add the flaws real feeds have")
+    gen.add_argument("--drift-from", type=_date, metavar="YYYY-MM-DD",
+                     help="from this date on, shift transaction amounts and channel mix (feature drift)")
     gen.set_defaults(func=cmd_generate)
+
+    drift = sub.add_parser("drift", help="a date's feature drift against the deployed model's training baseline")
+    _add_lake_root(drift)
+    drift.add_argument("--date", type=_date, required=True)
+    drift.add_argument("--json", action="store_true",
+                       help='one object: {"date": D, "features": {NAME: {"psi": x, "verdict": v}}}')
+    drift.add_argument("--source", default="batch_inference", help="what was measured (default batch_inference)")
+    drift.set_defaults(func=cmd_drift)
 
     run = sub.add_parser("run", help="run a pipeline for one date through its state machine (locally)")
     run.add_argument("pipeline", choices=_pipelines())
@@ -410,6 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rows-per-day", type=int, default=5000)
     demo.add_argument("--skip-models", action="store_true", help="ingestion only (no training or batch inference)")
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--drift-from", type=_date, metavar="YYYY-MM-DD",
+                      help="shift transaction amounts and channel mix from this date (the drift report finds it)")
     demo.set_defaults(func=cmd_demo)
     return parser
 

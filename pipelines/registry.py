@@ -84,6 +84,13 @@ GLUE_JOBS: dict[str, GlueJobSpec] = {
             timeout_minutes=30,
         ),
         GlueJobSpec(
+            name="drift_baseline",
+            module="jobs.ml.drift_baseline",
+            description="Record a trained model version's drift baseline (training-split feature profiles, held-out "
+                        "score profile) in its registry folder.",
+            timeout_minutes=30,
+        ),
+        GlueJobSpec(
             name="record_model",
             module="jobs.ml.record_model",
             description="Record a model version's deployment (deployed.json, deployed artifact) or rejection.",
@@ -98,6 +105,13 @@ GLUE_JOBS: dict[str, GlueJobSpec] = {
             name="store_scores",
             module="jobs.store_scores",
             description="Check the batch transform's scores and publish them to gold fraud_scores for the day.",
+        ),
+        GlueJobSpec(
+            name="feature_drift",
+            module="jobs.feature_drift",
+            description="Measure the day's feature and score drift against the deployed model's training baseline "
+                        "into gold feature_drift; HTML report; alert when a threshold is crossed.",
+            timeout_minutes=30,
         ),
         GlueJobSpec(
             name="maintain_tables",
@@ -139,10 +153,11 @@ PIPELINES: dict[str, PipelineSpec] = {
             # Weekly, Sundays 05:00 UTC. The run date is the scheduled date, whose ingestion runs at 23:30:
             # the held-out window therefore ends with Saturday's data, the last day ingested.
             schedule="cron(0 5 ? * SUN *)",
-            glue_jobs=("training_set", "evaluate_model", "record_model", "finalize_run"),
+            glue_jobs=("training_set", "evaluate_model", "drift_baseline", "record_model", "finalize_run"),
             placeholders={
                 "TrainingSetJobName": "training_set",
                 "EvaluateModelJobName": "evaluate_model",
+                "DriftBaselineJobName": "drift_baseline",
                 "RecordModelJobName": "record_model",
                 "FinalizeRunJobName": "finalize_run",
             },
@@ -154,10 +169,11 @@ PIPELINES: dict[str, PipelineSpec] = {
             # Daily, as soon as that day's ingestion has SUCCEEDED (never on a failed or partial day).
             schedule=None,
             triggered_by="ingestion",
-            glue_jobs=("scoring_input", "store_scores", "finalize_run"),
+            glue_jobs=("scoring_input", "store_scores", "feature_drift", "finalize_run"),
             placeholders={
                 "ScoringInputJobName": "scoring_input",
                 "StoreScoresJobName": "store_scores",
+                "FeatureDriftJobName": "feature_drift",
                 "FinalizeRunJobName": "finalize_run",
             },
             independent_dates=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,8 @@ def manifest_lines(manifest: dict[str, Any]) -> list[str]:
         if tables:
             shown = ", ".join(f"{t} {info.get('rows_written', 0):,} rows" for t, info in tables.items())
             lines.append(f"  {job:<16} {shown}")
+        if report.get("drift_report"):
+            lines.append(f"  {'drift':<16} {report.get('verdict')}: report {report['drift_report']}")
     if manifest.get("error"):
         lines.append(f"  error: {manifest['error']}")
     return lines
@@ -185,4 +188,19 @@ def model_run_lines(lake_root: Path, pipeline: str, run_id: str, run_date: str) 
         scores = len(to_pandas(open_local(lake_root), "gold.fraud_scores", row_filter=f"event_date = '{run_date}'"))
     except LookupError:
         scores = 0
-    return [f"  gold fraud_scores for {run_date}: {scores:,} scores  ({layout.gold_table('fraud_scores')})"]
+    return [f"  gold fraud_scores for {run_date}: {scores:,} scores  ({layout.gold_table('fraud_scores')})",
+            *drift_lines(layout, run_id, run_date)]
+
+
+def drift_lines(layout: LakeLayout, run_id: str, run_date: str) -> list[str]:
+    """Where a batch-inference run's drift report is, and its verdict (like Data Docs for quality)."""
+    path = layout.job_report("batch_inference", date.fromisoformat(run_date), run_id, "feature_drift")
+    if not Path(path).exists():
+        return []
+    report = read_json(path)
+    drift = report.get("drift", {})
+    if not report.get("drift_report"):
+        return [f"  feature drift {run_date}: not measured ({drift.get('why', report.get('verdict'))})"]
+    return [f"  feature drift {run_date}: {report.get('verdict')} (past a threshold: {drift.get('crossed', 'none')}); "
+            f"lakehouse drift --date {run_date}",
+            f"  drift report: {report['drift_report']}"]

@@ -148,17 +148,38 @@ def run_batch(lake_root: Path, spark: SparkSession, run_id: str = "batch_inferen
                           state_machine_name="lakehouse-batch_inference")
 
 
+def record_unlike_baseline(spark: SparkSession, layout: LakeLayout) -> None:
+    """A drift baseline for the deployed version from training rows unlike the day (uniform 0..1 features)."""
+    from jobs.drift.baseline import baseline_document, baseline_path, feature_profiles
+    from jobs.drift.settings import DriftSettings
+    from jobs.storage import write_json
+
+    rows = tiny_training_rows(5, [D1], rows_per_day=200)[list(FEATURE_COLUMNS)]
+    settings = DriftSettings()
+    write_json(baseline_path(layout, DEFAULT_MODEL_NAME, "training-2024-02-25"),
+               baseline_document(DEFAULT_MODEL_NAME, "training-2024-02-25",
+                                 feature_profiles(spark.createDataFrame(rows), settings), None, settings))
+
+
 @pytest.mark.integration
 def test_the_batch_inference_pipeline_scores_every_transaction_of_the_day(spark: SparkSession,
                                                                           tmp_path: Path) -> None:
     layout = write_lake(spark, tmp_path, [*DAY_ONE, *DAY_TWO], [("C0", "2024-02-01T00:00:00")],
                         [snapshot("C0", D1, "10.00")])
     deploy(tmp_path, layout)
+    record_unlike_baseline(spark, layout)
     result = run_batch(tmp_path, spark).raise_for_status()
 
     assert entered_states(result) == ["ResolveRunDate", "Defaults", "ApplyDefaults", "NameResources",
                                       "PrepareScoringInput", "CreateScoringModel", "ScoreTransactions",
-                                      "StoreScores", "FinalizeRun", "BatchInferenceSucceeded"]
+                                      "StoreScores", "MeasureDrift", "ReadDrift", "DriftCrossed", "NotifyDrift",
+                                      "FinalizeRun", "BatchInferenceSucceeded"]
+    # the day looks nothing like the baseline: drift is measured, stored and alerted on the alert topic
+    [alert] = [json.loads(Path(path).read_text()) for path in result.alerts]
+    assert alert["subject"] == "lakehouse drift 2024-03-02: retrain against model training-2024-02-25"
+    assert "amount PSI " in alert["message"] and "report.html" in alert["message"]
+    drift = lake_table(spark, layout, "gold", "feature_drift").where("event_date = '2024-03-02'").toPandas()
+    assert "retrain" in set(drift["verdict"]) and set(drift["model_version"]) == {"training-2024-02-25"}
     [transform] = result.sagemaker_runs
     assert (transform.name, transform.status) == ("lakehouse-local-fraud-score-2024-03-02-a1-r0", "Completed")
     stored = lake_table(spark, layout, "gold", "fraud_scores").where("event_date = '2024-03-02'").toPandas()
@@ -168,6 +189,10 @@ def test_the_batch_inference_pipeline_scores_every_transaction_of_the_day(spark:
     manifest = json.loads(Path(layout.manifest("batch_inference", D2, "batch_inference-2024-03-02")).read_text())
     assert manifest["status"] == "SUCCEEDED"
     assert manifest["jobs"]["store_scores"]["tables"]["fraud_scores"]["rows_written"] == 5
+
+
+def manifest_of_day(layout: LakeLayout, run_id: str) -> dict[str, Any]:
+    return json.loads(Path(layout.manifest("batch_inference", D2, run_id)).read_text())
 
 
 def eventbridge_input(transformer: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
@@ -201,6 +226,9 @@ def test_a_run_started_by_the_ingestion_success_event_scores_that_ingestion_date
 
     result = run_batch(tmp_path, spark, run_id="0d2a-triggered", run_input=run_input).raise_for_status()
 
+    # no baseline recorded for the deployed version (trained before baselines existed): not measured, no alert
+    assert manifest_of_day(layout, "batch_inference-2024-03-02")["jobs"]["feature_drift"]["verdict"] == "no_baseline"
+    assert "DriftCrossed" in entered_states(result) and "NotifyDrift" not in entered_states(result)
     assert entered_states(result)[:5] == ["ResolveRunDate", "ReadUpstreamOutput", "RunDateFromUpstream",
                                           "Defaults", "ApplyDefaults"]
     [transform] = result.sagemaker_runs

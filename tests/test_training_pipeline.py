@@ -77,6 +77,8 @@ class SparklessTrainingJobs:
             self.fail[name] -= 1
             raise RuntimeError(f"injected failure of {name}")
         {"training_set": self.training_set, "evaluate_model": self.evaluate_model,
+         # Profiling the training set needs Spark: the baseline job is exercised in tests/test_drift.py.
+         "drift_baseline": lambda a: None,
          "record_model": lambda a: record_model.run(None, a),
          "finalize_run": lambda a: finalize_run.run(None, a)}[name](args)
 
@@ -153,8 +155,9 @@ def alert_subjects(result: ExecutionResult) -> list[str]:
     return [json.loads(Path(path).read_text())["subject"] for path in result.alerts]
 
 
-DEPLOY_PATH = ["ResolveRunDate", "Defaults", "ApplyDefaults", "NameResources", "BuildTrainingSet", "TrainModel",
-               "EvaluateModel", "ReadEvaluation", "CheckModel", "CreateModel", "CreateEndpointConfig", "CreateEndpoint"]
+DEPLOY_PATH = ["ResolveRunDate", "Defaults", "ApplyDefaults", "NameResources", "ReadDriftVerdict", "NoDriftVerdict",
+               "DriftGate", "BuildTrainingSet", "TrainModel", "EvaluateModel", "RecordDriftBaseline", "ReadEvaluation",
+               "CheckModel", "CreateModel", "CreateEndpointConfig", "CreateEndpoint"]
 
 
 @pytest.mark.integration
@@ -200,7 +203,9 @@ def test_the_next_model_switches_the_existing_endpoint_to_its_own_endpoint_confi
 
     states = entered_states(second)
     assert states[states.index("CreateEndpoint") + 1] == "UpdateEndpoint"
-    failure = next(e for e in second.history if e["type"] == "TaskFailed")
+    entered = next(i for i, e in enumerate(second.history) if e["type"] == "TaskStateEntered"
+                   and e["stateEnteredEventDetails"]["name"] == "CreateEndpoint")
+    failure = next(e for e in second.history[entered:] if e["type"] == "TaskFailed")
     assert failure["taskFailedEventDetails"]["error"] == "SageMaker.AmazonSageMakerException"
     assert "Cannot create already existing endpoint" in failure["taskFailedEventDetails"]["cause"]
     assert endpoint["EndpointConfigName"] == "lakehouse-local-fraud-2024-02-21-a1"
@@ -221,7 +226,7 @@ def test_a_model_below_the_bar_is_recorded_alerted_and_not_deployed(tmp_path: Pa
 
     assert (result.status, result.error) == ("FAILED", "ModelRejected")
     assert "bar 0.999" in result.cause
-    assert entered_states(result)[8:] == ["CheckModel", "RecordRejection", "NotifyRejection", "RecordRejectedRun",
+    assert entered_states(result)[12:] == ["CheckModel", "RecordRejection", "NotifyRejection", "RecordRejectedRun",
                                           "ModelRejected"]
     assert alert_subjects(result) == ["lakehouse training: model REJECTED for run_date 2024-02-14"]
     assert endpoints == [] and not (registry(tmp_path) / "deployed.json").exists()
@@ -256,6 +261,58 @@ def test_a_worse_model_than_the_deployed_one_is_rejected(tmp_path: Path) -> None
     assert metrics["champion"]["version"] == "training-2024-02-14"
     assert metrics["baseline"]["auc"] < metrics["auc"] < metrics["champion"]["auc"]
     assert json.loads((registry(tmp_path) / "deployed.json").read_text())["version"] == "training-2024-02-14"
+
+
+def write_drift_verdict(lake_root: Path, verdict: str, day: str = "2024-02-20") -> None:
+    """What batch inference's feature_drift job leaves for training: the newest date's verdict."""
+    path = Path(LakeLayout.from_root(str(lake_root)).drift_verdict(DEFAULT_MODEL_NAME))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"date": day, "verdict": verdict, "warn": [],
+                                "retrain": ["amount"] if verdict == "retrain" else []}))
+
+
+@pytest.mark.integration
+def test_under_retrain_drift_a_new_model_replaces_the_deployed_one_without_beating_it(tmp_path: Path) -> None:
+    jobs = SparklessTrainingJobs(tmp_path)
+    with engine_for(tmp_path, jobs) as engine:
+        run_training(engine).raise_for_status()
+        original = jobs.training_set
+
+        def noisier_training_set(args: dict[str, Any]) -> None:
+            original(args)
+            path = jobs.split_path(args["run_date"], "train") / "part-00000.parquet"
+            frame = pd.read_parquet(path)
+            flip = np.random.default_rng(3).random(len(frame)) < 0.35
+            frame.loc[flip, LABEL_COLUMN] = 1 - frame.loc[flip, LABEL_COLUMN]
+            frame.to_parquet(path, index=False)
+
+        jobs.training_set = noisier_training_set  # type: ignore[method-assign]
+        write_drift_verdict(tmp_path, "retrain")
+        result = run_training(engine, RUN_DATE + timedelta(days=7), extra={"model_bar": {"min_auc": 0.0}})
+
+    result.raise_for_status()
+    assert entered_states(result)[4:7] == ["ReadDriftVerdict", "KeepDriftVerdict", "DriftGate"]
+    metrics = json.loads((registry(tmp_path) / "training-2024-02-21" / "metrics.json").read_text())
+    assert metrics["auc"] < metrics["champion"]["auc"]  # the same candidate is rejected without drift (above)
+    assert json.loads((registry(tmp_path) / "deployed.json").read_text())["version"] == "training-2024-02-21"
+
+
+@pytest.mark.integration
+def test_a_run_that_retrains_only_on_drift_skips_training_while_the_verdict_is_ok(tmp_path: Path) -> None:
+    jobs = SparklessTrainingJobs(tmp_path)
+    write_drift_verdict(tmp_path, "ok")
+    with engine_for(tmp_path, jobs) as engine:
+        skipped = run_training(engine, extra={"retrain_only_on_drift": True}).raise_for_status()
+        skipped_jobs = [name for name, _ in jobs.calls]
+        write_drift_verdict(tmp_path, "warn", day="2024-02-21")
+        trained = run_training(engine, RUN_DATE + timedelta(days=7),
+                               extra={"retrain_only_on_drift": True}).raise_for_status()
+
+    assert entered_states(skipped)[4:] == ["ReadDriftVerdict", "KeepDriftVerdict", "DriftGate", "NoDriftNoTraining",
+                                           "FinalizeRun", "TrainingSucceeded"]
+    assert skipped_jobs == ["finalize_run"] and manifest_of(tmp_path, "training-2024-02-14")["status"] == "SUCCEEDED"
+    assert "BuildTrainingSet" in entered_states(trained)
+    assert json.loads((registry(tmp_path) / "deployed.json").read_text())["version"] == "training-2024-02-21"
 
 
 @pytest.mark.integration
@@ -308,7 +365,8 @@ def test_a_training_job_that_fails_alerts_with_the_algorithm_error(tmp_path: Pat
     assert [run.status for run in result.sagemaker_runs] == ["Failed", "Failed"]
     assert "AlgorithmError: TrainingDataError: the training set needs both classes" in (
         result.sagemaker_runs[0].failure_reason or "")
-    failed = [e for e in result.history if e["type"] == "TaskFailed"]
+    failed = [e for e in result.history if e["type"] == "TaskFailed"
+              and e["taskFailedEventDetails"]["resourceType"] == "sagemaker"]  # not the absent drift verdict's read
     assert {e["taskFailedEventDetails"]["error"] for e in failed} == {"States.TaskFailed"}
     assert "TrainingDataError" in json.loads(failed[-1]["taskFailedEventDetails"]["cause"])["FailureReason"]
     assert entered_states(result)[-3:] == ["NotifyFailure", "RecordFailure", "TrainingFailed"]

@@ -37,7 +37,7 @@ from pipelines.synthetic.schema import (
     ticket_labels_path,
 )
 from pipelines.synthetic.tickets import generate_tickets, ticket_count
-from pipelines.synthetic.transactions import generate_transactions, make_merchants
+from pipelines.synthetic.transactions import DRIFT_SHIFT, generate_transactions, make_merchants
 from pipelines.synthetic.writers import (
     remove_if_present,
     write_arrow_lines,
@@ -112,8 +112,10 @@ def _with_floor(table: pa.Table) -> pa.Table:
 
 
 def generate(lake_root: Path, start: date, days: int, rows_per_day: int, seed: int = 7,
-             dirty: bool = False) -> GenerationReport:
+             dirty: bool = False, drift_from: date | None = None) -> GenerationReport:
     """Write `days` ingest dates of bronze data from `start` into `lake_root`, plus labels in `_labels/`.
+    From `drift_from` on, transactions are shifted (`transactions.DRIFT_SHIFT`: larger amounts, another
+    channel mix); days before it are exactly those of a run without `drift_from`.
 
     Each call simulates its own customer population from `start`: extend a lake by generating a
     longer range with the same seed rather than by chaining calls with different starts.
@@ -123,7 +125,7 @@ def generate(lake_root: Path, start: date, days: int, rows_per_day: int, seed: i
     began = time.perf_counter()
     lake_root = Path(lake_root)
     report = GenerationReport(lake_root=lake_root, start=start, days=days, rows_per_day=rows_per_day, seed=seed,
-                              dirty=dirty)
+                              dirty=dirty, drift_from=drift_from)
     pools = build_pools()
     population = initial_population(_rng(seed, "population"), pools, initial_size(rows_per_day), start)
     merchants = make_merchants(_rng(seed, "merchants"), rows_per_day)
@@ -136,12 +138,13 @@ def generate(lake_root: Path, start: date, days: int, rows_per_day: int, seed: i
                      .append_column("_event_s", pa.array(sent["updated_s"].to_numpy()))
                      .append_column("_floor_s", pa.array(sent["floor_s"].to_numpy())))
 
+        shift = DRIFT_SHIFT if drift_from is not None and day >= drift_from else None
         transactions = _with_floor(generate_transactions(_rng(seed, "transactions", day), seed, day, rows_per_day,
-                                                         population, merchants))
+                                                         population, merchants, shift=shift))
         partner = None
         if partner_rows:  # numbered after the main file's rows, so ids stay unique
             partner = _with_floor(generate_transactions(_rng(seed, "partner", day, 1), seed, day, partner_rows,
-                                                        population, merchants, first_row=rows_per_day))
+                                                        population, merchants, first_row=rows_per_day, shift=shift))
         for batch in (transactions, partner):
             if batch is not None:
                 report.fraud_rows += int(pc.sum(pc.equal(batch.column("is_fraud"), "true")).as_py() or 0)

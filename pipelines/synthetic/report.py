@@ -28,6 +28,7 @@ class GenerationReport:
     rows_per_day: int
     seed: int
     dirty: bool
+    drift_from: date | None = None  # transactions shifted from this date (`--drift-from`)
     entries: list[DatasetDayReport] = field(default_factory=list)
     fraud_rows: int = 0  # generated transactions labelled is_fraud=true (before any flaw)
     elapsed_seconds: float = 0.0
@@ -50,6 +51,7 @@ class GenerationReport:
         return {
             "lake_root": str(self.lake_root), "start": self.start.isoformat(), "days": self.days,
             "rows_per_day": self.rows_per_day, "seed": self.seed, "dirty": self.dirty,
+            "drift_from": self.drift_from.isoformat() if self.drift_from else None,
             "fraud_rows": self.fraud_rows, "elapsed_seconds": round(self.elapsed_seconds, 3),
             "entries": [e.to_dict() for e in self.entries],
         }
@@ -57,8 +59,10 @@ class GenerationReport:
     def render(self) -> str:
         """A table for people: rows (and flaws) per dataset and ingest date."""
         header = f"{'ingest_date':<12} {'dataset':<16} {'rows':>10}  flaws"
+        drifted = f", drifted from {self.drift_from}" if self.drift_from else ""
         lines = [f"generated {self.days} day(s) from {self.start} into {self.lake_root} (seed {self.seed}"
-                 f"{', dirty' if self.dirty else ''}) in {self.elapsed_seconds:.1f} s", header, "-" * len(header)]
+                 f"{', dirty' if self.dirty else ''}{drifted}) in {self.elapsed_seconds:.1f} s", header,
+                 "-" * len(header)]
         for e in self.entries:
             flaws = ", ".join(f"{name}={count}" for name, count in e.flaws.items()) or "-"
             lines.append(f"{e.ingest_date.isoformat():<12} {e.dataset:<16} {e.rows_written:>10,}  {flaws}")

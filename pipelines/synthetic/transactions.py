@@ -18,6 +18,9 @@ Generative model (all times UTC):
    `b0` is solved per day so the mean probability is 2 %, and `is_fraud ~ Bernoulli(sigmoid(logit))`.
    Every term is recoverable from the bronze columns (tenure via a join to customers; typical spend
    as the customer's median amount), so a simple model learns it.
+5. Drift (`--drift-from`). On a shifted day (`Shift`) amounts are multiplied by `amount_factor` before
+   clipping and channels follow `channel_weights`: a covariate shift of exactly two inputs, drawn from
+   the same random streams, so every other column of the day is the same as on a clean run.
 """
 
 from __future__ import annotations
@@ -61,6 +64,17 @@ BURST_WINDOW_SECONDS = 600
 MIN_AMOUNT, MAX_AMOUNT = 0.50, 25_000.00
 FRAUD_WEIGHTS = {"risky_category": 1.5, "online": 1.0, "mobile": 0.5, "night": 1.5, "large_amount": 1.0,
                  "unusual_amount": 1.2, "new_customer": 2.0, "in_burst": 2.5, "unfamiliar_ip": 1.0}
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A covariate shift for a drifted day: amounts scaled, another channel mix."""
+
+    amount_factor: float = 2.0
+    channel_weights: tuple[float, ...] = (60.0, 20.0, 15.0, 5.0)  # TRANSACTION_CHANNELS order
+
+
+DRIFT_SHIFT = Shift()
 
 
 @dataclass(frozen=True)
@@ -141,8 +155,9 @@ def _population_column(population: pd.DataFrame, name: str, rows: np.ndarray) ->
 
 
 def generate_transactions(rng: np.random.Generator, seed: int, day: date, count: int, population: pd.DataFrame,
-                          merchants: Merchants, first_row: int = 0) -> pa.Table:
-    """`count` transactions during `day`, sorted by event time and numbered in that order from `first_row`.
+                          merchants: Merchants, first_row: int = 0, shift: Shift | None = None) -> pa.Table:
+    """`count` transactions during `day`, sorted by event time and numbered in that order from `first_row`;
+    `shift` applies a drift (see the module's point 5).
 
     Returns the contract columns as strings plus hidden helper columns (prefixed `_`): `_event_s`,
     `_customer_created_s`, `_fraud_probability`, `_in_burst`, `_customer_row`.
@@ -154,7 +169,8 @@ def generate_transactions(rng: np.random.Generator, seed: int, day: date, count:
     activity = population["activity"].to_numpy()[eligible]
     customer_rows = eligible[rng.choice(eligible.size, size=count, p=activity / activity.sum())]
     event_s = _event_seconds(rng, day_s, count)
-    channels = rng.choice(len(TRANSACTION_CHANNELS), size=count, p=CHANNEL_WEIGHTS / CHANNEL_WEIGHTS.sum())
+    channel_weights = CHANNEL_WEIGHTS if shift is None else np.array(shift.channel_weights, dtype=float)
+    channels = rng.choice(len(TRANSACTION_CHANNELS), size=count, p=channel_weights / channel_weights.sum())
     in_burst = _apply_bursts(rng, customer_rows, event_s, channels, day_end_s)
 
     # Someone who signed up today transacts only after signing up: squeeze their times into the rest of the day.
@@ -174,6 +190,8 @@ def generate_transactions(rng: np.random.Generator, seed: int, day: date, count:
     amount = typical * multiplier * np.exp(rng.normal(0.0, 0.45, size=count))
     unusual = rng.random(count) < UNUSUAL_SHARE
     amount = np.where(unusual, amount * np.exp(rng.uniform(1.2, 3.0, size=count)), amount)
+    if shift is not None:
+        amount = amount * shift.amount_factor
     cents = np.clip(np.round(amount * 100), MIN_AMOUNT * 100, MAX_AMOUNT * 100).astype(np.int64)
 
     home_currency = np.array([CURRENCIES.index(COUNTRY_CURRENCY[c]) for c in COUNTRIES])

@@ -1,6 +1,6 @@
-"""A local deploy target: a moto server on 127.0.0.1 with two fixes for moto 5.2.5's CloudFormation.
+"""A local deploy target: a moto server on 127.0.0.1 with fixes for moto 5.2.5's CloudFormation and IAM.
 
-moto 5.2.5 (pinned) needs three small corrections (four bugs) to deploy this stack through change sets and to
+moto 5.2.5 (pinned) needs five small corrections (six bugs) to deploy this stack through change sets and to
 evaluate its policies:
 - `AWS::KMS::Key` with `Tags` crashes (it hands CloudFormation's `Key`/`Value` tags to a tagger that
   expects `TagKey`/`TagValue`), and its `KeyPolicy` is stored as a dictionary where DescribeKey
@@ -8,9 +8,15 @@ evaluate its policies:
 - a stack created or updated by a change set keeps the outputs of its previous template (none for a
   new stack), so the outputs are rebuilt when the change set is applied;
 - an `AWS::IAM::Role`'s inline `Policies` are stored as dictionaries where the policy evaluator
-  expects JSON text (a 500 on the first request checked against them), so they are stored as text.
+  expects JSON text (a 500 on the first request checked against them), so they are stored as text;
+- DynamoDB requests are authorised against the resource `*` rather than the table's ARN, so a policy
+  scoped to a table (as every policy here is) denies everything; the handler is given the table ARN
+  (from `TableName`, or the single table of a batch request), as IAM evaluates it on AWS;
+- an `AWS::DynamoDB::Table` loses its encryption (CloudFormation's `SSEEnabled` is read as the API's
+  `Enabled`), its point-in-time recovery and its TTL (both ignored), so they are applied as the
+  DynamoDB API would.
 
-Both are applied in-process, so they only take effect for a server started here (the test fixture,
+All are applied in-process, so they only take effect for a server started here (the test fixture,
 or `python -m infra.emulator`), never for a separately running moto.
 """
 
@@ -27,6 +33,8 @@ from typing import Any
 
 import moto
 from moto.cloudformation import models as cloudformation_models
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb import responses as dynamodb_responses
 from moto.iam import models as iam_models
 from moto.kms import models as kms_models
 
@@ -72,6 +80,36 @@ def apply_moto_fixes() -> None:
         put_role_policy(self, policy_name, text)
 
     iam_models.Role.put_policy = put_role_policy_as_text  # type: ignore[method-assign]
+
+    def dynamodb_table_arn(self: Any) -> str:
+        body = getattr(self, "body", None) or {}
+        tables = [body["TableName"]] if body.get("TableName") else list(body.get("RequestItems") or {})
+        if len(tables) != 1:
+            return "*"
+        return f"arn:{self.partition}:dynamodb:{self.region}:{self.current_account}:table/{tables[0]}"
+
+    dynamodb_responses.DynamoHandler._determine_resource = dynamodb_table_arn  # type: ignore[attr-defined]
+
+    table_class = dynamodb_models.Table
+    create_table = table_class.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_table_with_settings(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str,
+                                   region_name: str, **kwargs: Any) -> Any:
+        properties = cloudformation_json.get("Properties", {})
+        sse = properties.get("SSESpecification")
+        if sse and "SSEEnabled" in sse:
+            properties["SSESpecification"] = {"Enabled": sse["SSEEnabled"],
+                                              **{k: v for k, v in sse.items() if k != "SSEEnabled"}}
+        table = create_table(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        backend = dynamodb_models.dynamodb_backends[account_id][region_name]
+        if properties.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
+            backend.update_continuous_backups(table.name, {"PointInTimeRecoveryEnabled": True})
+        ttl = properties.get("TimeToLiveSpecification")
+        if ttl:
+            backend.update_time_to_live(table.name, ttl)
+        return table
+
+    table_class.create_from_cloudformation_json = classmethod(create_table_with_settings)  # type: ignore
     _patched = True
 
 

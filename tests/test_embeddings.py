@@ -67,7 +67,9 @@ def test_projection_equals_spark_pca_and_customers_without_spend_get_null(spark:
     from pyspark.ml.feature import PCA, VectorAssembler
 
     profiles = spend_profiles(transactions(spark), AS_OF).cache()
-    transform = fit_embedding(profiles, AS_OF)
+    layout = LakeLayout.from_root(str(tmp_path / "lake"))
+    transform, report = transform_for_run(layout, profiles, AS_OF, refit=False)  # none yet: fitted and saved
+    assert report["fitted"] and report["feature_set_version"] == transform.version
     assert len(transform.components) == len(PROFILE_COLUMNS) and len(transform.components[0]) == 4
     assert transform.profiles == 60 and transform.fitted_on == AS_OF.isoformat()
 
@@ -87,13 +89,11 @@ def test_projection_equals_spark_pca_and_customers_without_spend_get_null(spark:
     unfitted = with_embedding(features, profiles, None).collect()
     assert {(r[EMBEDDING_COLUMN], r["feature_set_version"]) for r in unfitted} == {(None, UNFITTED_VERSION)}
 
-    # fitted once, then reused; the version is the content's hash and a tampered file is refused
-    layout = LakeLayout.from_root(str(tmp_path / "lake"))
-    first, report = transform_for_run(layout, profiles, AS_OF, refit=False)
-    assert report["fitted"] and first == transform
+    # fitted once, then reused as saved (a refit may rotate the basis, so it is always a new version);
+    # the version is the content's hash and a tampered file is refused
     again, report = transform_for_run(layout, profiles, AS_OF + timedelta(days=1), refit=False)
-    assert not report["fitted"] and again == first and report["feature_set_version"] == first.version
-    path = version_path(layout, first.version)
+    assert not report["fitted"] and again == transform and report["feature_set_version"] == transform.version
+    path = version_path(layout, transform.version)
     payload = read_json(path)
     payload["components"][0][0] += 0.5
     write_json(path, payload)
@@ -111,7 +111,7 @@ def test_too_few_customers_to_fit_is_reported_not_fatal(spark: SparkSession, tmp
 
 
 def test_transform_json_round_trip() -> None:
-    transform = EmbeddingTransform(tuple((0.5, -0.25),) * len(PROFILE_COLUMNS), (0.6, 0.3), "2024-01-31", 60)
+    transform = EmbeddingTransform(((0.5, -0.25),) * len(PROFILE_COLUMNS), (0.6, 0.3), "2024-01-31", 60)
     assert EmbeddingTransform.from_json(transform.as_json()) == transform
     with pytest.raises(EmbeddingFitError, match="refit it"):
         EmbeddingTransform.from_json({**transform.as_json(), "columns": ["x"]}, "f.json")

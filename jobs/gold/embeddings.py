@@ -27,10 +27,9 @@ from pyspark.sql import functions as F
 
 from jobs.gold.versions import latest_transactions
 from jobs.gold.windows import event_date, in_window
-from jobs.ml.feature_spec import CHANNELS, MERCHANT_CATEGORIES
+from jobs.ml.feature_spec import CHANNELS, EMBEDDING_DIMENSIONS, MERCHANT_CATEGORIES
 
 EMBEDDING_COLUMN = "customer_embedding"
-EMBEDDING_DIMENSIONS = 4
 # Fewer customers with spend than this and no projection is fitted: the embedding stays null (the
 # version says `unfitted`) until a run date has enough behaviour to learn from.
 MIN_FIT_PROFILES = 50
@@ -52,15 +51,18 @@ def spend_profiles(transactions: DataFrame, as_of: date) -> DataFrame:
     recent = latest_transactions(transactions).where(
         F.col("customer_id").isNotNull() & F.col("amount").isNotNull() & (F.col("amount") > 0)
         & in_window(day, as_of, PROFILE_WINDOW_DAYS))
-    amount = F.col("amount").cast("double")
+    # Decimal sums are exact whatever order Spark adds them in, so a profile is the same on every run.
+    amount = F.col("amount").cast("decimal(12,2)")
+    zero = F.lit(0).cast("decimal(12,2)")
     category = F.lower(F.trim(F.col("merchant_category")))
     channel = F.lower(F.trim(F.col("channel")))
     sums = recent.groupBy("customer_id").agg(
         F.sum(amount).alias("_total"),
-        *[F.sum(F.when(category == c, amount).otherwise(0.0)).alias(f"spend_share_{c}") for c in MERCHANT_CATEGORIES],
-        *[F.sum(F.when(channel == c, amount).otherwise(0.0)).alias(f"spend_share_{c}") for c in CHANNELS],
+        *[F.sum(F.when(category == c, amount).otherwise(zero)).alias(f"spend_share_{c}") for c in MERCHANT_CATEGORIES],
+        *[F.sum(F.when(channel == c, amount).otherwise(zero)).alias(f"spend_share_{c}") for c in CHANNELS],
     )
-    return sums.select("customer_id", *[(F.col(c) / F.col("_total")).alias(c) for c in PROFILE_COLUMNS])
+    return sums.select("customer_id",
+                       *[(F.col(c).cast("double") / F.col("_total").cast("double")).alias(c) for c in PROFILE_COLUMNS])
 
 
 @dataclass(frozen=True)

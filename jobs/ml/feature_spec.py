@@ -27,6 +27,10 @@ TRANSACTION_FEATURES: tuple[str, ...] = (
 VELOCITY_FEATURES: tuple[str, ...] = tuple(f"txn_count_prev_{name}" for name in VELOCITY_WINDOWS)
 # Days since the customer signed up, at the transaction's time (silver customers' created_at).
 CUSTOMER_FEATURES: tuple[str, ...] = ("tenure_days",)
+# The customer's spend embedding (gold `customer_embedding`, jobs/gold/embeddings.py), one column per
+# dimension; null when the customer had no spend in the 30 days or no transform was fitted yet.
+EMBEDDING_DIMENSIONS = 4
+EMBEDDING_FEATURES: tuple[str, ...] = tuple(f"embedding_{i}" for i in range(EMBEDDING_DIMENSIONS))
 # The customer's gold `customer_features` snapshot as of the day before the transaction.
 HISTORY_FEATURES: tuple[str, ...] = (
     "has_history",
@@ -38,6 +42,7 @@ HISTORY_FEATURES: tuple[str, ...] = (
     "days_since_last_txn",
     *(f"segment_{s}" for s in SEGMENTS),
     "country_index",
+    *EMBEDDING_FEATURES,
 )
 FEATURE_COLUMNS: tuple[str, ...] = (*TRANSACTION_FEATURES, *VELOCITY_FEATURES, *CUSTOMER_FEATURES, *HISTORY_FEATURES)
 

@@ -270,6 +270,7 @@ def _add_table_target(parser: argparse.ArgumentParser) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """`make run`: generate a few dirty days, run ingestion over them, show what each layer holds."""
+    from jobs.online.stores import sqlite_path
     from pipelines.backfill import backfill
     from pipelines.summary import layer_summary
     from pipelines.synthetic import generate
@@ -287,6 +288,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("\n".join(layer_summary(args.lake_root)))
     layout = LakeLayout.from_root(str(args.lake_root))
     print(f"\nRun manifests: {layout.manifests_root()}   alerts: {layout.alerts()}")
+    print(f"Online store:  {sqlite_path(layout.ops)}   "
+          f"lakehouse features get --customer-id ID --lake-root {args.lake_root}")
     print(f"Recent runs:   lakehouse status --lake-root {args.lake_root}")
     return code
 

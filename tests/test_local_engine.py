@@ -114,7 +114,7 @@ def test_ingestion_runs_every_job_in_order_with_its_arguments(tmp_path: Path) ->
     json.dumps(result.history)  # JSON-safe
     # the same machine runs again, and each result only carries its own execution's job runs
     assert second.status == "SUCCEEDED"
-    assert len(runner.calls) == 10
+    assert len(runner.calls) == 12
     assert {run.arguments["--run_id"] for run in second.glue_runs} == {"run-0002"}
 
 

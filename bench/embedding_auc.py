@@ -2,8 +2,8 @@
 
 `python -m bench.embedding_auc --lake-root lake --as-of 2024-01-03`: reads the gold `training_set` the
 training pipeline built as of that date (train and holdout splits, pyiceberg, no JVM), fits the
-pipeline's estimator (jobs/ml/train.py, its default hyperparameters) on the train split twice, with
-every model feature and without the `embedding_*` ones, and prints both AUCs on the holdout split.
+pipeline's estimator (jobs/ml/train.py, its default hyperparameters) on the train split twice, with the
+model's features alone and with the `embedding_*` columns added, and prints both AUCs on the holdout split.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ def compare(lake_root: Path, as_of: str) -> dict[str, Any]:
     frame = to_pandas(open_lake(lake_root), "gold.training_set", row_filter=f"as_of_date = '{as_of}'")
     if frame.empty:
         raise SystemExit(f"no gold training_set rows as of {as_of} in {lake_root}: run the training pipeline first")
-    with_embedding = list(feature_spec.FEATURE_COLUMNS)
-    without = [c for c in with_embedding if c not in feature_spec.EMBEDDING_FEATURES]
+    without = list(feature_spec.FEATURE_COLUMNS)
+    with_embedding = [*without, *feature_spec.EMBEDDING_FEATURES]
     embedded = frame[list(feature_spec.EMBEDDING_FEATURES)].notna().all(axis=1)
     return {
         "as_of": as_of,

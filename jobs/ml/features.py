@@ -40,7 +40,8 @@ NIGHT_BEFORE_HOUR = 6  # 00:00–05:59 UTC
 SNAPSHOT_COLUMNS = tuple(c for c in HISTORY_FEATURES
                          if c not in ("has_history", "amount_to_avg_30d", *EMBEDDING_FEATURES))
 EMBEDDING_COLUMN = "customer_embedding"  # gold's array<double>; spread into EMBEDDING_FEATURES
-OUTPUT_COLUMNS = (ID_COLUMN, "customer_id", "event_time", "event_date", *FEATURE_COLUMNS)
+# The embedding columns ride along for evaluation (bench/embedding_auc.py); the model reads FEATURE_COLUMNS.
+OUTPUT_COLUMNS = (ID_COLUMN, "customer_id", "event_time", "event_date", *FEATURE_COLUMNS, *EMBEDDING_FEATURES)
 
 
 def _flag(condition: Column) -> Column:

@@ -92,6 +92,7 @@ def job_arguments(settings: DeploySettings, bootstrap: BootstrapOutputs, artifac
         "--contracts_uri": bucket + artifacts.contracts_prefix,
         "--expectations_uri": bucket + artifacts.expectations_prefix,
         "--pii_key_secret_id": settings.pii_key_secret_name,
+        "--online_table": settings.online_table,
     })
     return arguments
 

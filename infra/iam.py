@@ -62,6 +62,8 @@ MODEL_SCORES_PREFIX = "model_scores/"
 
 S3_READ = ("s3:GetObject",)
 S3_WRITE = ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
+ONLINE_READ = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:DescribeTable"]
+ONLINE_WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
 S3_LIST = ("s3:ListBucket", "s3:GetBucketLocation")
 
 IAM_MUTATIONS = ("iam:Add*", "iam:Attach*", "iam:Create*", "iam:Delete*", "iam:Detach*", "iam:Put*",
@@ -157,9 +159,18 @@ def replica_read(dr: DrOutputs | None, *, write: bool = False) -> list[Json]:
 
 def kms_via_s3(kms_key_arn: str, *, write: bool) -> Json:
     """Key use only through S3 in this region: the key cannot be used to decrypt anything else."""
+    return kms_via("s3", kms_key_arn, write=write)
+
+
+def kms_via(service: str, kms_key_arn: str, *, write: bool) -> Json:
+    """Key use only through `service` (s3, dynamodb) in this region."""
     actions = ["kms:Decrypt", "kms:DescribeKey"] + (["kms:Encrypt", "kms:GenerateDataKey"] if write else [])
     return allow(actions, kms_key_arn,
-                 condition={"StringEquals": {"kms:ViaService": sub("s3.${AWS::Region}.amazonaws.com")}})
+                 condition={"StringEquals": {"kms:ViaService": sub(f"{service}.${{AWS::Region}}.amazonaws.com")}})
+
+
+def online_table_arn(settings: DeploySettings) -> Json:
+    return arn("dynamodb", f"table/{settings.online_table}")
 
 
 def log_statements(log_group_pattern: str) -> Json:
@@ -194,6 +205,8 @@ def glue_job_role(settings: DeploySettings, bootstrap: BootstrapOutputs) -> Json
                "glue:BatchCreatePartition", "glue:UpdatePartition"], catalog_arns(settings)),
         allow(["secretsmanager:GetSecretValue"],
               arn("secretsmanager", f"secret:{settings.pii_key_secret_name}-*")),
+        # materialize_features writes (conditional PutItem); `features check` reads back (BatchGetItem).
+        allow(ONLINE_READ + ONLINE_WRITE, online_table_arn(settings)),
         log_statements("/aws-glue/*"),
         metrics_statement("Glue"),
         metrics_statement(METRICS_NAMESPACE),  # finalize_run's pipeline-health metrics
@@ -334,7 +347,8 @@ def data_scientist_role(settings: DeploySettings, bootstrap: BootstrapOutputs, d
 
 
 def app_developer_role(settings: DeploySettings, bootstrap: BootstrapOutputs, dr: DrOutputs | None = None) -> Json:
-    """Read-only gold, gold tables in the catalog, invoke the stage's endpoints; nothing else."""
+    """Read-only gold, gold tables in the catalog, read the online features, invoke the stage's endpoints;
+    nothing else."""
     gold = settings.bucket_name("gold")
     raw_layers = [settings.bucket_name("bronze"), settings.bucket_name("silver")]
     statements = [
@@ -344,6 +358,8 @@ def app_developer_role(settings: DeploySettings, bootstrap: BootstrapOutputs, dr
         catalog_read(settings, catalog_table_name("gold", "*"), dr),
         *replica_read(dr),
         allow(["sagemaker:InvokeEndpoint"], arn("sagemaker", f"endpoint/{settings.name('')}*")),
+        allow(ONLINE_READ, online_table_arn(settings)),  # online features: look-ups only
+        kms_via("dynamodb", bootstrap.kms_key_arn, write=False),
         deny(["s3:*"], [item for name in raw_layers for item in (s3_arn(name), s3_arn(name, "*"))],
              sid="NoBronzeOrSilver"),
     ]

@@ -149,6 +149,11 @@ class DeploySettings:
     def pii_key_secret_name(self) -> str:
         return f"{self.prefix}/{self.stage}/pii-tokenization-key"
 
+    @property
+    def online_table(self) -> str:
+        """The online feature store's DynamoDB table (gold customer_features by customer_id)."""
+        return self.name("customer-features")
+
     def lake_roots(self) -> dict[str, str]:
         """The S3 roots the jobs receive; quarantine holds raw rows, so it lives beside bronze."""
         return {

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from infra import dr, glue, iam, monitoring, orchestration, storage
+from infra import dr, glue, iam, monitoring, online_store, orchestration, storage
 from infra.asl import PLACEHOLDER
 from infra.cfn import Json, get_att, ref, tag_list
 from infra.packaging import ArtifactSet
@@ -28,7 +28,7 @@ from pipelines.registry import GLUE_JOBS, PIPELINES, REPO_ROOT, GlueJobSpec, Pip
 LIST_TAGGED_TYPES = frozenset({
     "AWS::KMS::Key", "AWS::S3::Bucket", "AWS::IAM::Role", "AWS::SNS::Topic", "AWS::Logs::LogGroup",
     "AWS::StepFunctions::StateMachine", "AWS::Events::Rule", "AWS::SecretsManager::Secret",
-    "AWS::CloudWatch::Alarm", "AWS::CloudTrail::Trail", "AWS::CloudWatch::Dashboard",
+    "AWS::CloudWatch::Alarm", "AWS::CloudTrail::Trail", "AWS::CloudWatch::Dashboard", "AWS::DynamoDB::Table",
 })
 MAP_TAGGED_TYPES = frozenset({"AWS::Glue::Job"})
 
@@ -108,6 +108,7 @@ def main_template(settings: DeploySettings, bootstrap: BootstrapOutputs, artifac
     machine_ids = [orchestration.state_machine_id(name) for name in sorted(pipelines)]
     resources: dict[str, Json] = {
         **storage.layer_resources(settings, bootstrap),
+        online_store.ONLINE_TABLE_ID: online_store.online_table(settings, bootstrap),
         **glue.glue_resources(settings, bootstrap, artifacts, glue_jobs),
         iam.GLUE_JOB_ROLE_ID: iam.glue_job_role(settings, bootstrap),
         iam.STATE_MACHINE_ROLE_ID: iam.state_machine_role(
@@ -133,6 +134,8 @@ def main_template(settings: DeploySettings, bootstrap: BootstrapOutputs, artifac
     outputs.update({
         "GlueDatabaseName": _output("Glue Data Catalog database", ref(glue.GLUE_DATABASE_ID)),
         "AlertTopicArn": _output("SNS topic for pipeline alerts", alert_topic),
+        "OnlineFeaturesTableName": _output("DynamoDB online feature store (customer_features by customer_id)",
+                                           ref(online_store.ONLINE_TABLE_ID)),
         **{f"{role_id}Arn": _output(f"{role_id} ARN", get_att(role_id, "Arn"))
            for role_id in (iam.GLUE_JOB_ROLE_ID, iam.STATE_MACHINE_ROLE_ID, iam.EVENTBRIDGE_ROLE_ID,
                            iam.SAGEMAKER_ROLE_ID, iam.DATA_SCIENTIST_ROLE_ID, iam.APP_DEVELOPER_ROLE_ID,

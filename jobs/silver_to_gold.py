@@ -1,6 +1,7 @@
 """Glue job: build the gold tables as of a run date from silver.
 
-- `customer_features`, partition `as_of_date=<run_date>`: one row per customer known that day.
+- `customer_features`, partition `as_of_date=<run_date>`: one row per customer known that day, with
+  its spend embedding and the feature-set version (`jobs.gold.embeddings`).
 - `daily_merchant_metrics`, partitions `event_date=<day>`: the run date, plus every earlier day
   in the lookback window that received late records in this run's ingest date (rows whose
   `_ingest_date` is the run date), so those days' metrics include them.
@@ -16,7 +17,9 @@ The returned report feeds the run manifest.
 Arguments: `--run_date YYYY-MM-DD` (required); `--run_id`; `--lake_root` (default `lake`) or
 `--silver_root`/`--gold_root`; `--lookback_days` (default and minimum 30: how far back
 transactions are read, which also bounds `days_since_last_txn` and late-day detection);
-`--recompute_late_days` (default true).
+`--recompute_late_days` (default true); `--refit_embedding` (default false: apply the feature set's
+current embedding transform, fitting one only when there is none yet; true fits a new one, which
+becomes a new feature-set version; `jobs.gold.embeddings`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs import storage
+from jobs.gold.embeddings import spend_profiles, with_embedding
+from jobs.gold.feature_sets import transform_for_run
 from jobs.gold.features import LONG_WINDOW_DAYS, customer_features
 from jobs.gold.late_arrivals import late_event_days
 from jobs.gold.merchant_metrics import daily_merchant_metrics_for_days
@@ -62,6 +67,7 @@ OPTIONAL_ARGS: dict[str, str | None] = {
     **COMMON_OPTIONAL_ARGS,
     "lookback_days": str(LONG_WINDOW_DAYS),
     "recompute_late_days": "true",
+    "refit_embedding": "false",
 }
 FEATURES_TABLE = "customer_features"
 METRICS_TABLE = "daily_merchant_metrics"
@@ -75,6 +81,7 @@ TRANSACTIONS_READ_SCHEMA = T.StructType([
     T.StructField("amount", T.DecimalType(12, 2)),
     T.StructField("merchant_id", T.StringType()),
     T.StructField("merchant_category", T.StringType()),
+    T.StructField("channel", T.StringType()),
     T.StructField("event_time", T.TimestampType()),
     T.StructField("is_fraud", T.BooleanType()),
     T.StructField("_ingest_date", T.DateType()),
@@ -212,10 +219,14 @@ def run_once(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         # One snapshot per as_of day, so yesterday's snapshot size is comparable (daily_merchant_metrics
         # rewrites a varying number of days per run, so its row-count expectation stays skipped).
         previous_snapshot = previous_table_rows(layout, JOB_NAME, FEATURES_TABLE, run_date)
-        with gated(spark, customer_features(transactions, customers, run_date), FEATURES_TABLE,
+        profiles = spend_profiles(transactions, run_date)
+        transform, embedding = transform_for_run(layout, profiles, run_date,
+                                                 parse_flag(args.get("refit_embedding", "false")))
+        features_rows = with_embedding(customer_features(transactions, customers, run_date), profiles, transform)
+        with gated(spark, features_rows, FEATURES_TABLE,
                    run_date, run_id, layout, quality,
                    {} if previous_snapshot is None else {"previous_row_count": previous_snapshot}) as features:
-            staged_features, features_rows = stage_gold_partitions(spark, features_table, features.valid,
+            staged_features, features_rows_written = stage_gold_partitions(spark, features_table, features.valid,
                                                                    "as_of_date", [run_date], run_id)
             refuse_if_failed(features, staged_features)
         with gated(spark, daily_merchant_metrics_for_days(transactions, days), METRICS_TABLE,
@@ -241,8 +252,8 @@ def run_once(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
             "customers": {"path": customers_table.location, "snapshot": read_snapshots["silver.customers"]},
         },
         "tables": {
-            FEATURES_TABLE: {**_table_report(features_table.location, "as_of_date", features_rows),
-                             **snapshots[features_table.display]},
+            FEATURES_TABLE: {**_table_report(features_table.location, "as_of_date", features_rows_written),
+                             **snapshots[features_table.display], "embedding": embedding},
             METRICS_TABLE: {
                 **_table_report(metrics_table.location, "event_date", metrics_rows),
                 **snapshots[metrics_table.display],

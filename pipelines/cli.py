@@ -255,6 +255,42 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 2 if report["refused"] else 0
 
 
+def _online_store(args: argparse.Namespace):  # -> OnlineStore
+    from pipelines.online_features import store_for
+
+    return store_for(args.lake_root, args.online_table, args.region, args.endpoint_url)
+
+
+def cmd_features_get(args: argparse.Namespace) -> int:
+    import json
+
+    store = _online_store(args)
+    record = store.get(args.customer_id)
+    if record is None:
+        print(f"features get: no online features for customer {args.customer_id} in {store.description} "
+              "(unknown customer, not materialised yet, or expired)", file=sys.stderr)
+        return 2
+    print(json.dumps(record.as_json(), indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_features_check(args: argparse.Namespace) -> int:
+    from pipelines.online_features import check, gold_rows
+
+    store = _online_store(args)
+    try:
+        rows = gold_rows(args.lake_root, args.date, args.target, args.glue_database, args.region)
+    except LookupError as missing:
+        print(f"features check: {missing}", file=sys.stderr)
+        return 2
+    if not rows:
+        print(f"features check: gold customer_features has no rows as of {args.date}", file=sys.stderr)
+        return 2
+    result = check(store, rows, args.date, args.sample, args.seed)
+    print("\n".join(result.lines(store.description)))
+    return 1 if result.mismatches else 0
+
+
 def _add_table_target(parser: argparse.ArgumentParser) -> None:
     _add_lake_root(parser)
     parser.add_argument("--target", choices=("local", "aws"), default="local",
@@ -265,6 +301,7 @@ def _add_table_target(parser: argparse.ArgumentParser) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """`make run`: generate a few dirty days, run ingestion over them, show what each layer holds."""
+    from jobs.online.stores import sqlite_path
     from pipelines.backfill import backfill
     from pipelines.summary import layer_summary
     from pipelines.synthetic import generate
@@ -283,6 +320,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("\n".join(layer_summary(args.lake_root)))
     layout = LakeLayout.from_root(str(args.lake_root))
     print(f"\nRun manifests: {layout.manifests_root()}   alerts: {layout.alerts()}")
+    print(f"Online store:  {sqlite_path(layout.ops)}   "
+          f"lakehouse features get --customer-id ID --lake-root {args.lake_root}")
     print(f"Recent runs:   lakehouse status --lake-root {args.lake_root}")
     print(f"Health trend:  lakehouse status --lake-root {args.lake_root} --metrics --plot health.png")
     return code
@@ -419,6 +458,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lake_root(migrate)
     migrate.add_argument("--dry-run", action="store_true", help="say per table what would be registered and stop")
     migrate.set_defaults(func=cmd_migrate)
+
+    features = sub.add_parser("features", help="the online feature store: look a customer up, or check it against gold")
+    features_sub = features.add_subparsers(dest="features_command", required=True)
+    get = features_sub.add_parser("get", help="print a customer's online features as JSON")
+    get.add_argument("--customer-id", required=True)
+    check = features_sub.add_parser("check", help="compare a sample of online values with gold as of a date; "
+                                                  "prints the mismatches, exits 1 when there are any")
+    check.add_argument("--date", type=_date, required=True)
+    check.add_argument("--sample", type=int, default=200, help="customers to compare (0: all; default 200)")
+    check.add_argument("--seed", type=int, default=0, help="the sample's random seed")
+    for command, func in ((get, cmd_features_get), (check, cmd_features_check)):
+        _add_table_target(command)
+        command.add_argument("--online-table", help="aws: the DynamoDB table (lakehouse-<stage>-customer-features); "
+                                                    "default: the lake's SQLite store under ops/online/")
+        command.add_argument("--endpoint-url", help="aws: DynamoDB endpoint (e.g. a moto server)")
+        command.set_defaults(func=func)
 
     sub.add_parser("deploy", add_help=False,
                    help="deploy the platform (CloudFormation change sets); see `lakehouse deploy --help`")

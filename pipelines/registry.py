@@ -70,6 +70,13 @@ GLUE_JOBS: dict[str, GlueJobSpec] = {
             number_of_workers=4,
         ),
         GlueJobSpec(
+            name="materialize_features",
+            module="jobs.materialize_features",
+            description="Write the run date's gold customer_features to the online store (DynamoDB), each item "
+                        "conditional on as_of_date so an older backfill never overwrites a newer value.",
+            timeout_minutes=30,
+        ),
+        GlueJobSpec(
             name="training_set",
             module="jobs.training_set",
             description="Build the fraud model's point-in-time training set (gold training_set: train and "
@@ -136,12 +143,13 @@ PIPELINES: dict[str, PipelineSpec] = {
         PipelineSpec(
             name="ingestion",
             definition_file="ingestion.asl.json",
-            description="Bronze → silver for every dataset, then the gold tables.",
+            description="Bronze → silver for every dataset, then the gold tables, then the online feature store.",
             schedule="cron(30 23 * * ? *)",  # daily 23:30 UTC: processes that UTC day's ingest date
-            glue_jobs=("bronze_to_silver", "silver_to_gold", "finalize_run"),
+            glue_jobs=("bronze_to_silver", "silver_to_gold", "materialize_features", "finalize_run"),
             placeholders={
                 "BronzeToSilverJobName": "bronze_to_silver",
                 "SilverToGoldJobName": "silver_to_gold",
+                "MaterializeFeaturesJobName": "materialize_features",
                 "FinalizeRunJobName": "finalize_run",
             },
         ),

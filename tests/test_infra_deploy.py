@@ -246,6 +246,22 @@ def test_kms_key_and_buckets(first_deploy: FirstDeploy, endpoint: str) -> None:
         assert tags["Environment"] == "dev" and tags["Project"] == "lakehouse", layer
 
 
+def test_online_feature_table(first_deploy: FirstDeploy, endpoint: str) -> None:
+    """The DynamoDB online store: on-demand, SSE-KMS with the stack's key, PITR, TTL on expires_at."""
+    dynamodb = client(endpoint, "dynamodb")
+    name = first_deploy.deploy.result.main.outputs["OnlineFeaturesTableName"]
+    assert name == ONLINE_TABLE
+    table = dynamodb.describe_table(TableName=name)["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "customer_id", "KeyType": "HASH"}]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    key_arn = first_deploy.deploy.result.bootstrap.outputs["KmsKeyArn"]
+    assert (table["SSEDescription"]["SSEType"], table["SSEDescription"]["KMSMasterKeyArn"]) == ("KMS", key_arn)
+    backups = dynamodb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
+
+
 def test_roles_topic_state_machine_rules_and_logs(first_deploy: FirstDeploy, endpoint: str) -> None:
     iam, sns, sfn = client(endpoint, "iam"), client(endpoint, "sns"), client(endpoint, "stepfunctions")
     events, logs = client(endpoint, "events"), client(endpoint, "logs")
@@ -303,6 +319,9 @@ EXPECTED_ACCESS: dict[str, dict[str, str]] = {
     "eventbridge": {},
     "gold-replication": {},  # S3 replicates with s3:Replicate*/GetObjectVersion*, never plain Get/Put
 }
+# The online feature store (DynamoDB): read = GetItem, write = PutItem.
+ONLINE_TABLE = "lakehouse-dev-customer-features"
+EXPECTED_ONLINE_ACCESS: dict[str, str] = {"glue-job": "rw", "AppDeveloperRole": "r"}
 EXPECTED_LISTING: dict[str, set[str]] = {
     "glue-job": {"bronze", "silver", "gold", "artifacts"},
     "sagemaker-execution": {"gold", "artifacts"},
@@ -319,7 +338,8 @@ def _allowed(call: Any, **kwargs: Any) -> bool:
     try:
         call(**kwargs)
     except ClientError as error:
-        if error.response["Error"]["Code"] != "AccessDenied":
+        # moto answers a denied DynamoDB call with S3's XML error, which botocore's JSON parser reads as "403"
+        if error.response["Error"]["Code"] not in ("AccessDenied", "AccessDeniedException", "403"):
             raise
         return False
     return True
@@ -334,6 +354,15 @@ def _object_access(role_s3: Any, name: str, key: str) -> str:
     ) if _allowed(call, Bucket=name, **kwargs))
 
 
+def _online_access(role_dynamodb: Any) -> str:
+    """"r", "w" for GetItem, PutItem on the online feature table."""
+    key = {"customer_id": {"S": "C-matrix"}}
+    return "".join(letter for letter, call, kwargs in (
+        ("r", role_dynamodb.get_item, {"Key": key}),
+        ("w", role_dynamodb.put_item, {"Item": {**key, "as_of_date": {"S": "2024-01-03"}}}),
+    ) if _allowed(call, TableName=ONLINE_TABLE, **kwargs))
+
+
 def test_access_matrix_with_moto_policy_evaluation(first_deploy: FirstDeploy, endpoint: str) -> None:
     iam, s3 = client(endpoint, "iam"), client(endpoint, "s3")
     for layer, key in LOCATIONS.values():
@@ -345,26 +374,31 @@ def test_access_matrix_with_moto_policy_evaluation(first_deploy: FirstDeploy, en
     sts = client(endpoint, "sts", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
     # Assumed while auth is still off: moto's trust-policy check knows neither service principals nor the
     # account root as "any principal of the account"; the trust policies are asserted on the template.
-    role_clients = {}
+    role_clients, role_tables = {}, {}
     for role in EXPECTED_ACCESS:
         credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/lakehouse-dev-{role}",
                                       RoleSessionName="access-matrix")["Credentials"]
-        role_clients[role] = client(endpoint, "s3", aws_access_key_id=credentials["AccessKeyId"],
-                                    aws_secret_access_key=credentials["SecretAccessKey"],
-                                    aws_session_token=credentials["SessionToken"])
+        session = {"aws_access_key_id": credentials["AccessKeyId"],
+                   "aws_secret_access_key": credentials["SecretAccessKey"],
+                   "aws_session_token": credentials["SessionToken"]}
+        role_clients[role] = client(endpoint, "s3", **session)
+        role_tables[role] = client(endpoint, "dynamodb", **session)
 
-    def evaluate() -> tuple[dict[str, dict[str, str]], dict[str, set[str]]]:
+    def evaluate() -> tuple[dict[str, dict[str, str]], dict[str, set[str]], dict[str, str]]:
         access = {role: {location: granted for location, (layer, object_key) in LOCATIONS.items()
                          if (granted := _object_access(role_s3, bucket(layer), object_key))}
                   for role, role_s3 in role_clients.items()}
         listing = {role: {layer for layer in ("bronze", "silver", "gold", "artifacts", "gold-dr")
                           if _allowed(role_s3.list_objects_v2, Bucket=bucket(layer))}
                    for role, role_s3 in role_clients.items()}
-        return access, listing
+        online = {role: granted for role, role_dynamodb in role_tables.items()
+                  if (granted := _online_access(role_dynamodb))}
+        return access, listing, online
 
-    access, listing = set_initial_no_auth_action_count(0)(evaluate)()
+    access, listing, online = set_initial_no_auth_action_count(0)(evaluate)()
     assert access == EXPECTED_ACCESS
     assert listing == EXPECTED_LISTING
+    assert online == EXPECTED_ONLINE_ACCESS
 
 
 # Catalog, jobs and state machines: moto checks these APIs against resource "*" only, so the deployed

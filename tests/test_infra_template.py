@@ -237,6 +237,7 @@ def test_state_machine_substitutions_cover_every_placeholder(templates: dict[str
         "AlertTopicArn": {"Ref": "AlertTopic"},
         "BronzeToSilverJobName": "lakehouse-dev-bronze_to_silver",
         "FinalizeRunJobName": "lakehouse-dev-finalize_run",
+        "MaterializeFeaturesJobName": "lakehouse-dev-materialize_features",
         "SilverToGoldJobName": "lakehouse-dev-silver_to_gold",
     }
     assert machine["LoggingConfiguration"]["Level"] == "ALL"

@@ -37,6 +37,7 @@ from pipelines.registry import PIPELINES
 INGESTION = PIPELINES["ingestion"]
 JOB_NAMES = {placeholder: f"lakehouse-test-{job}" for placeholder, job in INGESTION.placeholders.items()}
 BRONZE, GOLD, FINALIZE = (JOB_NAMES[k] for k in ("BronzeToSilverJobName", "SilverToGoldJobName", "FinalizeRunJobName"))
+ONLINE = JOB_NAMES["MaterializeFeaturesJobName"]
 DATASETS = ["customers", "transactions", "support_tickets"]
 RUN_INPUT = {"run_date": "2024-01-03", "run_id": "run-0001", "datasets": DATASETS}
 FAST_SECONDS = 30.0  # generous for a loaded 2-core machine; the requested delays add up to minutes
@@ -93,25 +94,26 @@ def test_ingestion_runs_every_job_in_order_with_its_arguments(tmp_path: Path) ->
         second = _run_ingestion(engine, "ingestion-2024-01-03-again", {**RUN_INPUT, "run_id": "run-0002"})
 
     assert result.status == "SUCCEEDED", result.render_history()
-    assert runner.calls[:4] == [
+    assert runner.calls[:5] == [
         _bronze_call("customers"),
         _bronze_call("transactions"),
         _bronze_call("support_tickets"),
         (GOLD, {"--run_date": "2024-01-03", "--run_id": "run-0001"}),
+        (ONLINE, {"--run_date": "2024-01-03", "--run_id": "run-0001"}),
     ]
-    finalize, finalize_args = runner.calls[4]
+    finalize, finalize_args = runner.calls[5]
     started_at = finalize_args.pop("--started_at")  # $$.Execution.StartTime, rendered as AWS does
     assert (finalize, finalize_args) == (FINALIZE, {"--run_date": "2024-01-03", "--run_id": "run-0001",
                                                     "--pipeline": "ingestion", "--status": "SUCCEEDED"})
     assert started_at.endswith("Z") and before <= datetime.fromisoformat(started_at) <= after
-    assert [run.arguments.get("--dataset") for run in result.glue_runs] == [*DATASETS, None, None]
+    assert [run.arguments.get("--dataset") for run in result.glue_runs] == [*DATASETS, None, None, None]
     assert result.output["finalize_run"]["JobRunState"] == "SUCCEEDED"
     assert [run["JobName"] for run in result.output["bronze_to_silver"]] == [BRONZE] * 3
     assert result.retry_delays == [] and result.alerts == [] and result.error is None
     json.dumps(result.history)  # JSON-safe
     # the same machine runs again, and each result only carries its own execution's job runs
     assert second.status == "SUCCEEDED"
-    assert len(runner.calls) == 10
+    assert len(runner.calls) == 12
     assert {run.arguments["--run_id"] for run in second.glue_runs} == {"run-0002"}
 
 
@@ -409,7 +411,7 @@ def test_ingestion_definition_is_lint_clean_and_matches_the_registry() -> None:
         },
         **states["PromoteDatasets"]["ItemProcessor"]["States"],
     }
-    assert set(glue_tasks) == {"BronzeToSilver", "SilverToGold", "FinalizeRun", "RecordFailure"}
+    assert set(glue_tasks) == {"BronzeToSilver", "SilverToGold", "MaterializeFeatures", "FinalizeRun", "RecordFailure"}
     for name, task in glue_tasks.items():
         retriers = {tuple(retrier["ErrorEquals"]): retrier for retrier in task["Retry"]}
         assert retriers[("States.TaskFailed",)]["MaxAttempts"] == 1, name

@@ -328,6 +328,28 @@ def canary_bucket_ignores_versioning_and_replication() -> None:
         s3.get_bucket_replication(Bucket="probe-source")
 
 
+def canary_dynamodb_is_authorised_against_star() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    handler = DynamoHandler.__new__(DynamoHandler)
+    handler.body = {"TableName": "probe"}
+    assert DynamoHandler._determine_resource(handler) == "*"
+
+
+def canary_dynamodb_table_loses_sse_pitr_and_ttl() -> None:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    _create_stack({"Resources": {"Table": {"Type": "AWS::DynamoDB::Table", "Properties": {
+        "TableName": "probe", "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+        "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS"},
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True}}}}})
+    backups = dynamodb.describe_continuous_backups(TableName="probe")["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "DISABLED"
+    assert dynamodb.describe_time_to_live(TableName="probe")["TimeToLiveDescription"]["TimeToLiveStatus"] == "DISABLED"
+
+
 CANARIES: dict[str, Callable[[], None]] = {
     "glue-job-run-runs-the-job": canary_glue_job_run_runs_nothing,
     "glue-job-run-error-message": canary_glue_job_run_has_no_error_message,
@@ -352,6 +374,8 @@ CANARIES: dict[str, Callable[[], None]] = {
     "cfn-change-set-outputs": canary_change_set_drops_outputs,
     "iam-role-inline-policy-as-text": canary_role_inline_policy_is_a_dict,
     "cfn-bucket-versioning-and-replication": canary_bucket_ignores_versioning_and_replication,
+    "dynamodb-authorise-against-the-table": canary_dynamodb_is_authorised_against_star,
+    "cfn-dynamodb-table-sse-pitr-ttl": canary_dynamodb_table_loses_sse_pitr_and_ttl,
 }
 
 

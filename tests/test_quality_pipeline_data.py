@@ -12,6 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from jobs import bronze_to_silver
 from jobs.contracts import load_contract
+from jobs.gold.embeddings import spend_profiles, with_embedding
 from jobs.gold.features import customer_features
 from jobs.gold.merchant_metrics import daily_merchant_metrics
 from jobs.quality import GateResult, run_quality_gate
@@ -56,7 +57,7 @@ def test_promoted_silver_passes_its_suite(spark: SparkSession, lake: Path, datas
 def test_gold_tables_built_from_that_silver_pass_their_suites(spark: SparkSession, lake: Path) -> None:
     transactions = lake_table(spark, lake, "silver", "transactions")
     customers = lake_table(spark, lake, "silver", "customers")
-    features = customer_features(transactions, customers, DAY)
+    features = with_embedding(customer_features(transactions, customers, DAY), spend_profiles(transactions, DAY), None)
     metrics = daily_merchant_metrics(transactions, DAY)
     for table, df in (("customer_features", features), ("daily_merchant_metrics", metrics)):
         result = _gate(spark, df, lake, "gold", table)

@@ -27,6 +27,13 @@ TRANSACTION_FEATURES: tuple[str, ...] = (
 VELOCITY_FEATURES: tuple[str, ...] = tuple(f"txn_count_prev_{name}" for name in VELOCITY_WINDOWS)
 # Days since the customer signed up, at the transaction's time (silver customers' created_at).
 CUSTOMER_FEATURES: tuple[str, ...] = ("tenure_days",)
+# The customer's spend embedding (gold `customer_embedding`, jobs/gold/embeddings.py), one column per
+# dimension; null when the customer had no spend in the 30 days or no transform was fitted yet. In the
+# training set beside the model's features, but not among them: on the demo lake it lowered the held-out
+# AUC (0.803 with, 0.821 without; bench/embedding_auc.py, docs/online_features.md). Add it to
+# FEATURE_COLUMNS where that comparison says it helps.
+EMBEDDING_DIMENSIONS = 4
+EMBEDDING_FEATURES: tuple[str, ...] = tuple(f"embedding_{i}" for i in range(EMBEDDING_DIMENSIONS))
 # The customer's gold `customer_features` snapshot as of the day before the transaction.
 HISTORY_FEATURES: tuple[str, ...] = (
     "has_history",

@@ -7,9 +7,9 @@
 - tenure: days from the customer's sign-up to the transaction (a customer's `created_at` never
   changes, so its first recorded value is used; a transaction before sign-up counts as 0 days);
 - history: the gold `customer_features` snapshot as of the day *before* the transaction's UTC
-  day, which only counts transactions up to the end of that day. A customer without a snapshot row
-  that day (new, or the snapshot was not built) has `has_history` = 0 and nulls, which the model
-  treats as missing.
+  day, which only counts transactions up to the end of that day (its spend embedding is spread into
+  one column per dimension). A customer without a snapshot row that day (new, or the snapshot was
+  not built) has `has_history` = 0 and nulls, which the model treats as missing.
 
 The same function builds the training set and the scoring input, so a model is served exactly the
 features it was trained on. No identifier but `transaction_id` and `customer_id` is read.
@@ -26,6 +26,7 @@ from jobs.gold.versions import latest_transactions
 from jobs.gold.windows import event_date
 from jobs.ml.feature_spec import (
     CHANNELS,
+    EMBEDDING_FEATURES,
     FEATURE_COLUMNS,
     HISTORY_FEATURES,
     ID_COLUMN,
@@ -36,8 +37,11 @@ from jobs.ml.feature_spec import (
 
 SECONDS_PER_DAY = 86_400.0
 NIGHT_BEFORE_HOUR = 6  # 00:00–05:59 UTC
-SNAPSHOT_COLUMNS = tuple(c for c in HISTORY_FEATURES if c not in ("has_history", "amount_to_avg_30d"))
-OUTPUT_COLUMNS = (ID_COLUMN, "customer_id", "event_time", "event_date", *FEATURE_COLUMNS)
+SNAPSHOT_COLUMNS = tuple(c for c in HISTORY_FEATURES
+                         if c not in ("has_history", "amount_to_avg_30d", *EMBEDDING_FEATURES))
+EMBEDDING_COLUMN = "customer_embedding"  # gold's array<double>; spread into EMBEDDING_FEATURES
+# The embedding columns ride along for evaluation (bench/embedding_auc.py); the model reads FEATURE_COLUMNS.
+OUTPUT_COLUMNS = (ID_COLUMN, "customer_id", "event_time", "event_date", *FEATURE_COLUMNS, *EMBEDDING_FEATURES)
 
 
 def _flag(condition: Column) -> Column:
@@ -79,11 +83,15 @@ def signup_times(customers: DataFrame) -> DataFrame:
 
 def history_snapshots(customer_features: DataFrame) -> DataFrame:
     """Gold snapshot rows keyed for the join: the day they describe is the day *before* `_for_date`."""
+    has_embedding = EMBEDDING_COLUMN in customer_features.columns  # gold written before embeddings: null
+    embedding = [(F.col(EMBEDDING_COLUMN)[i] if has_embedding else F.lit(None)).cast("double").alias(name)
+                 for i, name in enumerate(EMBEDDING_FEATURES)]
     return customer_features.select(
         "customer_id",
         F.date_add(F.col("as_of_date").cast("date"), 1).alias("_for_date"),
         F.lit(1.0).alias("has_history"),
         *[F.col(c).cast("double").alias(c) for c in SNAPSHOT_COLUMNS],
+        *embedding,
     )
 
 

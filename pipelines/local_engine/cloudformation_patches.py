@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from moto.cloudformation.models import ChangeSet
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.responses import DynamoHandler
 from moto.iam.models import Role
 from moto.kms.models import Key
 from moto.s3 import models as s3_models
@@ -77,6 +79,39 @@ def _bucket_with_versioning_and_replication(original: Any, _hooks: Any) -> class
     return classmethod(create_from_cloudformation_json)
 
 
+def _dynamodb_table_arn(_original: Any, _hooks: Any) -> Callable[[Any], str]:
+    def determine_resource(self: Any) -> str:
+        body = getattr(self, "body", None) or {}
+        tables = [body["TableName"]] if body.get("TableName") else list(body.get("RequestItems") or {})
+        if len(tables) != 1:
+            return "*"
+        return f"arn:{self.partition}:dynamodb:{self.region}:{self.current_account}:table/{tables[0]}"
+
+    return determine_resource
+
+
+def _table_with_sse_pitr_and_ttl(original: Any, _hooks: Any) -> classmethod:
+    create_table = original.__func__  # moto's classmethod, unbound
+
+    def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str,
+                                        region_name: str, **kwargs: Any) -> Any:
+        properties = cloudformation_json.get("Properties", {})
+        sse = properties.get("SSESpecification")
+        if sse and "SSEEnabled" in sse:
+            properties["SSESpecification"] = {"Enabled": sse["SSEEnabled"],
+                                              **{k: v for k, v in sse.items() if k != "SSEEnabled"}}
+        table = create_table(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        backend = dynamodb_models.dynamodb_backends[account_id][region_name]
+        if properties.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
+            backend.update_continuous_backups(table.name, {"PointInTimeRecoveryEnabled": True})
+        ttl = properties.get("TimeToLiveSpecification")
+        if ttl:
+            backend.update_time_to_live(table.name, ttl)
+        return table
+
+    return classmethod(create_from_cloudformation_json)
+
+
 CLOUDFORMATION_PATCHES: tuple[MotoPatch, ...] = (
     MotoPatch(
         name="cfn-kms-key-tags-and-policy", target=Key, attribute="create_from_cloudformation_json",
@@ -101,6 +136,19 @@ CLOUDFORMATION_PATCHES: tuple[MotoPatch, ...] = (
               "copies replicated objects and reports DeleteMarkerReplication as Disabled whatever was configured: "
               "the template tests assert those on the template",
         written_for=WRITTEN_FOR, replacement=_bucket_with_versioning_and_replication),
+    MotoPatch(
+        name="dynamodb-authorise-against-the-table", target=DynamoHandler, attribute="_determine_resource",
+        fixes="DynamoDB requests are authorised against the resource '*' rather than the table's ARN, so a policy "
+              "scoped to a table denies everything; the handler is given the table ARN (from TableName, or the "
+              "single table of a batch request), as IAM evaluates it on AWS",
+        written_for=WRITTEN_FOR, replacement=_dynamodb_table_arn),
+    MotoPatch(
+        name="cfn-dynamodb-table-sse-pitr-ttl", target=dynamodb_models.Table,
+        attribute="create_from_cloudformation_json",
+        fixes="an AWS::DynamoDB::Table loses its encryption (CloudFormation's SSEEnabled is read as the API's "
+              "Enabled), its point-in-time recovery and its TTL (both ignored); they are applied as the DynamoDB "
+              "API would",
+        written_for=WRITTEN_FOR, replacement=_table_with_sse_pitr_and_ttl),
 )
 
 

@@ -108,7 +108,8 @@ def test_ingestion_runs_every_job_in_order_with_its_arguments(tmp_path: Path) ->
     assert started_at.endswith("Z") and before <= datetime.fromisoformat(started_at) <= after
     assert [run.arguments.get("--dataset") for run in result.glue_runs] == [*DATASETS, None, None, None]
     assert result.output["finalize_run"]["JobRunState"] == "SUCCEEDED"
-    assert [run["JobName"] for run in result.output["bronze_to_silver"]] == [BRONZE] * 3
+    # one list per wave; an input without dataset_waves runs one dataset per wave, in the order given
+    assert [[run["JobName"] for run in wave] for wave in result.output["bronze_to_silver"]] == [[BRONZE]] * 3
     assert result.retry_delays == [] and result.alerts == [] and result.error is None
     json.dumps(result.history)  # JSON-safe
     # the same machine runs again, and each result only carries its own execution's job runs
@@ -409,7 +410,7 @@ def test_ingestion_definition_is_lint_clean_and_matches_the_registry() -> None:
             for name, state in states.items()
             if state.get("Resource", "").startswith("arn:aws:states:::glue")
         },
-        **states["PromoteDatasets"]["ItemProcessor"]["States"],
+        **states["PromoteDatasets"]["ItemProcessor"]["States"]["PromoteWave"]["ItemProcessor"]["States"],
     }
     assert set(glue_tasks) == {"BronzeToSilver", "SilverToGold", "MaterializeFeatures", "FinalizeRun", "RecordFailure"}
     for name, task in glue_tasks.items():

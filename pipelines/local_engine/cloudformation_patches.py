@@ -138,6 +138,7 @@ CLOUDFORMATION_PATCHES: tuple[MotoPatch, ...] = (
         written_for=WRITTEN_FOR, replacement=_bucket_with_versioning_and_replication),
     MotoPatch(
         name="dynamodb-authorise-against-the-table", target=DynamoHandler, attribute="_determine_resource",
+        adds=True,  # moto's BaseResponse asks for the resource through this hook when a service defines it
         fixes="DynamoDB requests are authorised against the resource '*' rather than the table's ARN, so a policy "
               "scoped to a table denies everything; the handler is given the table ARN (from TableName, or the "
               "single table of a batch request), as IAM evaluates it on AWS",

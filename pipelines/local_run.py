@@ -21,6 +21,7 @@ from typing import Any
 
 from jobs.contracts import list_datasets
 from jobs.lake import LakeLayout
+from jobs.lineage.emit import run_with_lineage
 from jobs.ml.artifacts import DEFAULT_MODEL_NAME
 from jobs.run_history import latest_succeeded, manifests_of
 from jobs.storage import read_json
@@ -87,7 +88,7 @@ class LocalGlueRunner:
         module = importlib.import_module(spec.module)
         spark = self.spark if spec.needs_spark else None
         try:
-            module.run(spark, args)
+            run_with_lineage(spec.name, module.run, spark, args)
         except Exception as exc:
             shown = ", ".join(f"{k}={v}" for k, v in args.items() if k in ("dataset", "run_date", "status"))
             raise JobFailedError(f"job {spec.name} ({shown}) failed: {type(exc).__name__}: {exc}") from exc

@@ -263,6 +263,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     layout = LakeLayout.from_root(str(args.lake_root))
     print(f"\nRun manifests: {layout.manifests_root()}   alerts: {layout.alerts()}")
     print(f"Recent runs:   lakehouse status --lake-root {args.lake_root}")
+    print(f"Lineage:       {layout.lineage_root()}   lakehouse lineage fraud_model --lake-root {args.lake_root}")
     return code
 
 

@@ -140,3 +140,18 @@ def test_every_job_run_of_each_ingestion_run_emits_start_and_complete_with_its_d
     amount = features["facets"]["columnLineage"]["fields"]["txn_amount_30d"]["inputFields"]
     assert {(f["name"], f["field"]) for f in amount} == {("silver.transactions", "amount"),
                                                         ("silver.transactions", "event_time")}
+
+
+def test_the_local_glue_runner_emits_start_and_fail_for_a_job_run_that_fails(tmp_path: Path) -> None:
+    from pipelines.local_run import JobFailedError, LocalGlueRunner
+
+    runner = LocalGlueRunner(tmp_path)  # record_model needs no Spark: none is started
+    with pytest.raises(JobFailedError, match="job record_model"):
+        runner("lakehouse-dev-record_model", {"--run_date": "2024-01-03", "--run_id": "training-2024-01-03",
+                                              "--pipeline": "training", "--decision": "deployed",
+                                              "--training_job_name": "fraud-training-2024-01-03"})
+
+    events = sorted(read_events(LakeLayout.from_root(str(tmp_path))), key=lambda e: e["eventTime"])
+    assert [(e["job"]["name"], e["eventType"]) for e in events] == [("record_model", "START"),
+                                                                    ("record_model", "FAIL")]
+    assert "metrics" in events[1]["run"]["facets"]["errorMessage"]["message"]

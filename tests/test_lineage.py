@@ -154,3 +154,19 @@ def test_the_local_glue_runner_emits_start_and_fail_for_a_job_run_that_fails(tmp
     assert [(e["job"]["name"], e["eventType"]) for e in events] == [("record_model", "START"),
                                                                     ("record_model", "FAIL")]
     assert "metrics" in events[1]["run"]["facets"]["errorMessage"]["message"]
+
+
+def test_a_path_inside_a_table_names_the_table_and_bronze_files_are_named_under_the_lake(tmp_path: Path) -> None:
+    from jobs.lineage.addresses import file_address, table_display
+
+    layout = LakeLayout.from_root(str(tmp_path))
+    assert table_display(layout, f"{layout.gold}/scoring_input/event_date=2024-01-03") == "gold.scoring_input"
+    assert table_display(layout, f"{layout.silver}/transactions/") == "silver.transactions"
+    with pytest.raises(ValueError, match="under none of the lake's layers"):
+        table_display(layout, "/elsewhere/transactions")
+    path = f"{layout.bronze}/transactions/ingest_date=2024-01-01/a.csv"
+    assert file_address(layout, path) == (f"file://{tmp_path.resolve()}",
+                                          "bronze/transactions/ingest_date=2024-01-01/a.csv")
+    s3 = LakeLayout.from_args({"bronze_root": "s3://acme-bronze/feeds"})
+    assert file_address(s3, "s3://acme-bronze/feeds/transactions/ingest_date=2024-01-01/a.csv") == (
+        "s3://acme-bronze", "feeds/transactions/ingest_date=2024-01-01/a.csv")

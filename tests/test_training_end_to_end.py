@@ -59,6 +59,7 @@ def test_demo_sized_lake_trains_a_model_that_beats_the_baseline_and_scores_the_d
             for path in json.loads(Path(layout.job_report("ingestion", day, f"ingestion-{day}",
                                                           f"bronze_to_silver-{dataset}")).read_text())["bronze_files"]]
     assert any("ingest_date=2024-01-02" in path for path in read)  # the training day's files
+    capsys.readouterr()  # what the pipelines printed so far
     assert lakehouse(["lineage", "fraud_model", "--lake-root", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith(f"models/fraud_model version {training.run_id}  ← record_model")

@@ -42,8 +42,8 @@ def table_display(layout: LakeLayout, location: str) -> str:
     location = location.rstrip("/")
     for layer in LAYERS:
         root = getattr(layout, layer).rstrip("/")
-        if location.startswith(root + "/"):
-            return f"{layer}.{location.rsplit('/', 1)[-1]}"
+        if location.startswith(root + "/"):  # the table's folder, even for a path inside it (a partition)
+            return f"{layer}.{location[len(root) + 1:].split('/', 1)[0]}"
     raise ValueError(f"table location {location!r} is under none of the lake's layers")
 
 

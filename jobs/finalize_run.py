@@ -133,7 +133,10 @@ def run(_spark: Any, args: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     import sys
 
-    run(None, resolve_options(sys.argv if argv is None else argv, REQUIRED_ARGS, OPTIONAL_ARGS))
+    from jobs.lineage.emit import run_with_lineage
+
+    run_with_lineage("finalize_run", run, None,
+                     resolve_options(sys.argv if argv is None else argv, REQUIRED_ARGS, OPTIONAL_ARGS))
 
 
 if __name__ == "__main__":

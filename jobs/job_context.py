@@ -21,6 +21,8 @@ COMMON_OPTIONAL_ARGS: dict[str, str | None] = {
     "catalog_root": None,  # the embedded Iceberg catalog's folder (default <lake_root>/catalog)
     "catalog": None,  # local | glue (default: glue on AWS Glue, local elsewhere; jobs/tables.py)
     "glue_database": None,  # the Glue database holding the Iceberg tables (set by the deployed jobs)
+    "lineage": None,  # on | off: OpenLineage events for the run (default on; jobs/lineage/transport.py)
+    "lineage_url": None,  # the OpenLineage HTTP endpoint (e.g. Marquez); default: files under ops/lineage/
 }
 
 

@@ -108,6 +108,13 @@ class LakeLayout:
     def drift_report(self, day: date, source: str) -> str:
         return _join(self.ops, "drift", f"event_date={day:%Y-%m-%d}", f"source={source}", "report.html")
 
+    def lineage_root(self) -> str:
+        """OpenLineage events written by the default (file) transport (jobs/lineage/transport.py)."""
+        return _join(self.ops, "lineage", "events")
+
+    def lineage_events(self, pipeline: str, run_date: str, run_id: str) -> str:
+        return _join(self.lineage_root(), pipeline, f"run_date={run_date}", run_id)
+
     # ops: the model registry (one folder per model, one sub-folder per trained version)
     def model_registry(self, model_name: str) -> str:
         return _join(self.ops, "models", model_name)

@@ -16,6 +16,8 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from jobs.lineage.emit import run_with_lineage
+
 ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
 
 # Session settings shared by Glue and local runs: they change results, so they must not differ.
@@ -176,9 +178,14 @@ def glue_entry_point(run: JobFunction, required: Sequence[str],
         apply_portable_conf(spark)
         job = Job(glue_context)
         job.init(args["JOB_NAME"], args)
-        result = run(spark, args)
+        result = run_with_lineage(job_name_of(run), run, spark, args)
         job.commit()
         return result
     args = resolve_options(argv, required, optional)
     spark = build_local_spark(app_name=str(args.get("JOB_NAME") or run.__module__))
-    return run(spark, args)
+    return run_with_lineage(job_name_of(run), run, spark, args)
+
+
+def job_name_of(run: JobFunction) -> str:
+    """The registry name of the job whose `run` this is: its module's name (`jobs.ml.record_model`)."""
+    return run.__module__.rsplit(".", 1)[-1]

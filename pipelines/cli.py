@@ -299,6 +299,17 @@ def _add_table_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="aws: region (default: the AWS configuration's)")
 
 
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from pipelines.lineage_graph import lineage_lines
+
+    try:
+        print("\n".join(lineage_lines(args.lake_root, args.name)))
+    except LookupError as missing:
+        print(f"lineage: {missing}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """`make run`: generate a few dirty days, run ingestion over them, show what each layer holds."""
     from jobs.online.stores import sqlite_path
@@ -324,6 +335,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
           f"lakehouse features get --customer-id ID --lake-root {args.lake_root}")
     print(f"Recent runs:   lakehouse status --lake-root {args.lake_root}")
     print(f"Health trend:  lakehouse status --lake-root {args.lake_root} --metrics --plot health.png")
+    print(f"Lineage:       {layout.lineage_root()}   lakehouse lineage fraud_model --lake-root {args.lake_root}")
     return code
 
 
@@ -426,6 +438,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_table_target(desc)
     desc.add_argument("--json", action="store_true", help="print it as JSON")
     desc.set_defaults(func=cmd_describe)
+
+    lineage = sub.add_parser("lineage", help="the upstream chain of a model or table, from the OpenLineage events: "
+                                             "model → training set snapshot → features → silver → bronze files")
+    lineage.add_argument("name", help="a model (fraud_model) or a table (gold.customer_features)")
+    _add_lake_root(lineage)
+    lineage.set_defaults(func=cmd_lineage)
 
     maintain = sub.add_parser("maintain", help="every table: delete rows past retention, compact small files, "
                                                "expire old snapshots, remove orphan files")

@@ -22,6 +22,7 @@ from typing import Any
 
 from jobs.contracts import list_datasets, promotion_waves
 from jobs.lake import LakeLayout
+from jobs.lineage.emit import run_with_lineage
 from jobs.ml.artifacts import DEFAULT_MODEL_NAME
 from jobs.run_history import latest_succeeded, manifests_of
 from jobs.storage import read_json
@@ -94,7 +95,7 @@ class LocalGlueRunner:
             # fills the cores while another's Python side (planning, Great Expectations, commits) runs.
             spark.sparkContext.setLocalProperty("spark.scheduler.pool", f"{spec.name}-{args.get('dataset', '')}")
         try:
-            module.run(spark, args)
+            run_with_lineage(spec.name, module.run, spark, args)
         except Exception as exc:
             shown = ", ".join(f"{k}={v}" for k, v in args.items() if k in ("dataset", "run_date", "status"))
             raise JobFailedError(f"job {spec.name} ({shown}) failed: {type(exc).__name__}: {exc}") from exc

@@ -71,6 +71,10 @@ class LocalGlueRunner:
         self._spark_factory = spark_factory
         self._spark: Any = None
         self._spark_lock = threading.Lock()  # a Map runs jobs on several of moto's threads at once
+        # Job runs still going: when one run of a wave fails, the execution fails at once while its
+        # siblings run on (as Glue runs would); wait_until_idle lets them finish before the next run.
+        self._in_flight: dict[str, int] = {}  # run id -> job runs in progress
+        self._idle = threading.Condition()
 
     @property
     def spark(self) -> Any:
@@ -94,11 +98,23 @@ class LocalGlueRunner:
             # Concurrent job runs share the session: each gets its own FAIR pool, so one run's Spark work
             # fills the cores while another's Python side (planning, Great Expectations, commits) runs.
             spark.sparkContext.setLocalProperty("spark.scheduler.pool", f"{spec.name}-{args.get('dataset', '')}")
+        run_id = str(args.get("run_id", ""))
+        with self._idle:
+            self._in_flight[run_id] = self._in_flight.get(run_id, 0) + 1
         try:
             run_with_lineage(spec.name, module.run, spark, args)
         except Exception as exc:
             shown = ", ".join(f"{k}={v}" for k, v in args.items() if k in ("dataset", "run_date", "status"))
             raise JobFailedError(f"job {spec.name} ({shown}) failed: {type(exc).__name__}: {exc}") from exc
+        finally:
+            with self._idle:
+                self._in_flight[run_id] -= 1
+                self._idle.notify_all()
+
+    def wait_until_idle(self, run_id: str, timeout_seconds: float = 3600.0) -> bool:
+        """Block until no job run of pipeline run `run_id` is in progress; False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._in_flight.get(run_id), timeout_seconds)
 
 
 @dataclass
@@ -177,6 +193,9 @@ class LocalPipelines:
         result = self.engine.run(spec.definition_path, substitutions,
                                  execution_input(spec, run_date, run_id, extra_input),
                                  execution_name=run_id, state_machine_name=f"lakehouse-{pipeline}")
+        # A failed execution may leave sibling job runs of its wave still writing this lake (and re-pointing
+        # the shared session's catalog): they finish before anything else runs here.
+        self.runner.wait_until_idle(run_id)
         manifest_path = self.layout.manifest(pipeline, run_date, run_id)
         manifest = read_json(manifest_path) if Path(manifest_path).exists() else None
         return PipelineRun(pipeline, run_date, run_id, result.status, manifest_path if manifest else None, manifest,

@@ -66,6 +66,8 @@ class QuickJobs:
             time.sleep(self.hold_seconds)  # long enough for concurrent dates to overlap
             with self._lock:
                 self.active.append((started, time.monotonic(), args["run_date"]))
+        if name == "feature_drift":  # batch inference's Choice reads the day's verdict next
+            write_json(self.layout.drift_verdict("fraud_model", day), {"date": args["run_date"], "verdict": "ok"})
         if name in ("scoring_input", "store_scores", "silver_to_gold"):
             write_json(self.layout.job_report(args.get("pipeline", "ingestion"), day, args["run_id"], name),
                        {"job": name, "tables": {}})

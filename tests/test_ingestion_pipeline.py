@@ -191,4 +191,5 @@ def test_quality_gate_routes_rows_then_a_fail_expectation_fails_the_run_and_publ
     staged = [row for row in history(open_local(lake).load("silver.transactions")) if row["state"] == "staged"]
     assert {row["run_id"] for row in staged} == {f"ingestion-{next_day}"}  # refused (once per job attempt)
     alerts = sorted((lake / "ops" / "alerts").glob("*.json"))
-    assert alerts and "expect_column_values_to_be_in_set" in alerts[-1].read_text()
+    # the wave's other datasets run beside transactions and may alert too: one of the alerts names the rule
+    assert any("expect_column_values_to_be_in_set" in alert.read_text() for alert in alerts), alerts

@@ -143,17 +143,18 @@ FEATURE_SCHEMA = ("customer_id string, as_of_date date, txn_count_7d bigint, txn
                   "txn_count_30d bigint, txn_amount_30d decimal(18,2), avg_amount_30d decimal(12,2), "
                   "distinct_merchants_30d int, days_since_last_txn int, tenure_days int, segment string, "
                   "country string, segment_consumer int, segment_premium int, segment_small_business int, "
-                  "segment_enterprise int, country_index int")
+                  "segment_enterprise int, country_index int, customer_embedding array<double>, "
+                  "feature_set_version string")
 
 
 def feature_row(cid: str, count_7d: int = 1, count_30d: int = 3) -> tuple:
     return (cid, date(2024, 3, 1), count_7d, Decimal("10.00"), count_30d, Decimal("30.00"), Decimal("10.00"),
-            2, 1, 300, "premium", "IE", 0, 1, 0, 0, 6)
+            2, 1, 300, "premium", "IE", 0, 1, 0, 0, 6, [0.1, -0.2, 0.0, 0.3], "fs-test")
 
 
 def test_gold_customer_features_sanity(spark: SparkSession, tmp_path: Path) -> None:
     inactive = ("tok_c2", date(2024, 3, 1), 0, Decimal("0.00"), 0, Decimal("0.00"), None, 0, None, 10,
-                "consumer", "US", 1, 0, 0, 0, 9)
+                "consumer", "US", 1, 0, 0, 0, 9, None, "fs-test")  # no spend: no embedding
     clean = spark.createDataFrame([feature_row("tok_c1"), inactive], FEATURE_SCHEMA)
     assert gate(spark, clean, tmp_path / "a", "gold", "customer_features").passed
     broken = spark.createDataFrame([feature_row("tok_c1"), feature_row("tok_c2", count_7d=5)], FEATURE_SCHEMA)

@@ -58,6 +58,16 @@ def timed(action: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
+def promote_into(spark: SparkSession, bronze_lake: LakeLayout, root: Path, day: date, run_id: str,
+                 gate: bool = True) -> dict[str, Any]:
+    """bronze_to_silver of `bronze_lake`'s transactions day into the (empty) tables of a lake at `root`;
+    returns the job report."""
+    args = {"dataset": "transactions", "run_date": day.isoformat(), "run_id": run_id,
+            "bronze_root": bronze_lake.bronze, **{f"{layer}_root": str(root / layer)
+                                                  for layer in ("silver", "gold", "quarantine", "ops", "catalog")}}
+    return bronze_to_silver.run(spark, args, quality_gate_enabled=gate)
+
+
 def bench_bronze_to_silver(spark: SparkSession, lake: Path, day: date, repeats: int = 2) -> dict[str, Any]:
     """Alternate floor, job and job without gate (noise hits all alike); report the best of each,
     the ratios, and the phases of the fastest gated run."""
@@ -76,11 +86,7 @@ def bench_bronze_to_silver(spark: SparkSession, lake: Path, day: date, repeats: 
         return root
 
     def promote(run_id: str, gate: bool) -> dict[str, Any]:
-        root = fresh(run_id)
-        args = {"dataset": "transactions", "run_date": day.isoformat(), "run_id": run_id,
-                "bronze_root": layout.bronze, **{f"{layer}_root": str(root / layer)
-                                                 for layer in ("silver", "gold", "quarantine", "ops", "catalog")}}
-        return bronze_to_silver.run(spark, args, quality_gate_enabled=gate)
+        return promote_into(spark, layout, fresh(run_id), day, run_id, gate=gate)
 
     for attempt in range(repeats):
         seconds, _ = timed(lambda: floor_job(spark, bronze, floor_out))

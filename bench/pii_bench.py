@@ -35,6 +35,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.functions import pandas_udf
 
+from bench.standalone import consume
 from jobs.contracts import load_contract
 from jobs.pii.policies import apply_column_policies
 from jobs.pii.redaction import redact_columns
@@ -48,10 +49,6 @@ def _timed(action: Callable[[], Any]) -> float:
     action()
     return time.perf_counter() - started
 
-
-def _consume(df: DataFrame) -> None:
-    """Compute every row and column without writing anything."""
-    df.write.format("noop").mode("overwrite").save()
 
 
 def ticket_texts(n_rows: int, seed: int = 5) -> list[str]:
@@ -152,17 +149,17 @@ def bench_redaction(spark: SparkSession, n_rows: int = 400, naive_rows: int = 8)
     subset_rows = subset.count()
     seconds: dict[str, float] = {}
     with fresh_python_workers(spark, "warm-up"):  # JVM side of both UDF kinds, so no path pays it alone
-        _consume(subset.select(_identity_pandas_udf()("body"), F.udf(lambda v: v, T.StringType())("body")))
+        consume(subset.select(_identity_pandas_udf()("body"), F.udf(lambda v: v, T.StringType())("body")))
     with fresh_python_workers(spark, "batch"):
-        seconds["batch_cold"] = _timed(lambda: _consume(redact_columns(data, ["body"])))
-        seconds["batch_warm"] = _timed(lambda: _consume(redact_columns(data, ["body"])))
+        seconds["batch_cold"] = _timed(lambda: consume(redact_columns(data, ["body"])))
+        seconds["batch_warm"] = _timed(lambda: consume(redact_columns(data, ["body"])))
     with fresh_python_workers(spark, "naive-cached"):
         for run in ("cold", "warm"):
             seconds[f"naive_cached_udf_{run}"] = _timed(
-                lambda: _consume(data.withColumn("body", _naive_cached_udf()("body"))))
+                lambda: consume(data.withColumn("body", _naive_cached_udf()("body"))))
     with fresh_python_workers(spark, "naive-per-row"):
         seconds["naive_engine_per_row"] = _timed(
-            lambda: _consume(subset.withColumn("body", _naive_engine_per_row_udf()("body"))))
+            lambda: consume(subset.withColumn("body", _naive_engine_per_row_udf()("body"))))
     data.unpersist()
     rates = {f"{name}_rows_per_s": (subset_rows if name == "naive_engine_per_row" else n_rows) / value
              for name, value in seconds.items()}

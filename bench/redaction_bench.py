@@ -25,8 +25,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 
+from bench.standalone import consume
 from jobs.pii.redaction import redact_columns, redact_texts
 
 TICKET_DAY = date(2024, 3, 1)
@@ -75,9 +76,6 @@ def whole_texts_to_ner() -> Iterator[None]:
         name_candidates.name_candidate_ranges = chosen
 
 
-def _consume(df: DataFrame) -> None:
-    df.write.format("noop").mode("overwrite").save()
-
 
 def bench_redaction_throughput(spark: SparkSession, texts: int = 2000, work_dir: Path | None = None
                                ) -> dict[str, Any]:
@@ -88,9 +86,9 @@ def bench_redaction_throughput(spark: SparkSession, texts: int = 2000, work_dir:
     data = data.cache()
     data.count()
     redacted_frame = redact_columns(data, ["body"])
-    _consume(redacted_frame)  # warm: every worker has its engine
+    consume(redacted_frame)  # warm: every worker has its engine
     started = time.perf_counter()
-    _consume(redacted_frame)
+    consume(redacted_frame)
     seconds = time.perf_counter() - started
     redacted = [row["body"] for row in redacted_frame.orderBy("id").collect()]
     data.unpersist()

@@ -14,27 +14,20 @@ import argparse
 import json
 import shutil
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
 
+from bench.core_bench import promote_into, timed
 from bench.standalone import BENCH_DAY, fresh_bench_lake
-from jobs import bronze_to_silver
 from jobs.lake import LakeLayout
 
 
 def promote_into_empty_silver(spark: SparkSession, lake: Path, run_id: str) -> tuple[float, dict[str, Any]]:
-    layout = LakeLayout.from_root(str(lake))
     root = lake / "_scale_runs" / run_id
     shutil.rmtree(root, ignore_errors=True)
-    args = {"dataset": "transactions", "run_date": BENCH_DAY.isoformat(), "run_id": run_id,
-            "bronze_root": layout.bronze, **{f"{layer}_root": str(root / layer)
-                                             for layer in ("silver", "gold", "quarantine", "ops", "catalog")}}
-    started = time.perf_counter()
-    report = bronze_to_silver.run(spark, args)
-    seconds = time.perf_counter() - started
+    seconds, report = timed(lambda: promote_into(spark, LakeLayout.from_root(str(lake)), root, BENCH_DAY, run_id))
     shutil.rmtree(root, ignore_errors=True)
     return seconds, report
 

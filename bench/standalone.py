@@ -9,9 +9,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 BENCH_DAY = date(2024, 3, 1)
+
+
+def consume(df: DataFrame) -> None:
+    """Compute every row and column without writing anything (Spark's `noop` sink)."""
+    df.write.format("noop").mode("overwrite").save()
 
 
 def fresh_bench_lake(work_dir: Path, rows: int) -> Path:

@@ -236,23 +236,27 @@ def test_a_model_below_the_bar_is_recorded_alerted_and_not_deployed(tmp_path: Pa
     assert manifest["status"] == "FAILED" and manifest["error"].startswith("ModelRejected: held-out AUC")
 
 
+def train_on_noisier_labels(jobs: SparklessTrainingJobs) -> None:
+    """From now on, flip a third of the training labels: a weaker model, judged on the same clean holdout."""
+    original = jobs.training_set
+
+    def noisier_training_set(args: dict[str, Any]) -> None:
+        original(args)
+        path = jobs.split_path(args["run_date"], "train") / "part-00000.parquet"
+        frame = pd.read_parquet(path)
+        flip = np.random.default_rng(3).random(len(frame)) < 0.35
+        frame.loc[flip, LABEL_COLUMN] = 1 - frame.loc[flip, LABEL_COLUMN]
+        frame.to_parquet(path, index=False)
+
+    jobs.training_set = noisier_training_set  # type: ignore[method-assign]
+
+
 @pytest.mark.integration
 def test_a_worse_model_than_the_deployed_one_is_rejected(tmp_path: Path) -> None:
     jobs = SparklessTrainingJobs(tmp_path)
     with engine_for(tmp_path, jobs) as engine:
         run_training(engine).raise_for_status()
-        original = jobs.training_set
-
-        def noisier_training_set(args: dict[str, Any]) -> None:
-            """Flip a third of the training labels: a weaker model, judged on the same clean holdout."""
-            original(args)
-            path = jobs.split_path(args["run_date"], "train") / "part-00000.parquet"
-            frame = pd.read_parquet(path)
-            flip = np.random.default_rng(3).random(len(frame)) < 0.35
-            frame.loc[flip, LABEL_COLUMN] = 1 - frame.loc[flip, LABEL_COLUMN]
-            frame.to_parquet(path, index=False)
-
-        jobs.training_set = noisier_training_set  # type: ignore[method-assign]
+        train_on_noisier_labels(jobs)
         # No bar: only the comparisons with the baseline and with the deployed model decide.
         result = run_training(engine, RUN_DATE + timedelta(days=7), extra={"model_bar": {"min_auc": 0.0}})
 
@@ -276,17 +280,7 @@ def test_under_retrain_drift_a_new_model_replaces_the_deployed_one_without_beati
     jobs = SparklessTrainingJobs(tmp_path)
     with engine_for(tmp_path, jobs) as engine:
         run_training(engine).raise_for_status()
-        original = jobs.training_set
-
-        def noisier_training_set(args: dict[str, Any]) -> None:
-            original(args)
-            path = jobs.split_path(args["run_date"], "train") / "part-00000.parquet"
-            frame = pd.read_parquet(path)
-            flip = np.random.default_rng(3).random(len(frame)) < 0.35
-            frame.loc[flip, LABEL_COLUMN] = 1 - frame.loc[flip, LABEL_COLUMN]
-            frame.to_parquet(path, index=False)
-
-        jobs.training_set = noisier_training_set  # type: ignore[method-assign]
+        train_on_noisier_labels(jobs)
         write_drift_verdict(tmp_path, "retrain")
         result = run_training(engine, RUN_DATE + timedelta(days=7), extra={"model_bar": {"min_auc": 0.0}})
 

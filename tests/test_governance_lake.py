@@ -17,11 +17,9 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
 from pyspark.sql import SparkSession
 
 from infra import monitoring
-from infra.emulator import moto_server
 from infra.settings import DeploySettings
 from infra.storage import BootstrapOutputs
 from jobs import run_metrics
@@ -30,6 +28,7 @@ from jobs.tables import lake_catalog
 from pipelines.cli import main as cli
 from pipelines.lake_tables import open_glue, open_local
 from pipelines.registry import PIPELINES
+from tests.moto_endpoint import empty_moto_server
 from tests.shared_lake import DAYS, IngestedLake
 
 pytestmark = [pytest.mark.integration]
@@ -113,15 +112,8 @@ def test_status_metrics_shows_the_trend_and_plots_it(ingested_lake: IngestedLake
 # -- DR restore ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def dr_endpoint() -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_DEFAULT_REGION": DR_REGION}.items():
-            env.setenv(name, value)
-        env.delenv("AWS_PROFILE", raising=False)
-        with moto_server() as url:
-            requests.post(f"{url}/moto-api/reset", timeout=30)  # moto's state is process-wide: start empty
-            yield url
-            requests.post(f"{url}/moto-api/reset", timeout=30)
+    with empty_moto_server(DR_REGION) as url:
+        yield url
 
 
 def replicate(s3: Any, gold: Path) -> int:

@@ -30,16 +30,15 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
 from botocore.exceptions import ClientError
 from moto.core import set_initial_no_auth_action_count
 
 from infra import changeset, monitoring
 from infra.deploy import DeployResult, deploy, main
-from infra.emulator import moto_server
 from infra.packaging import collect_artifacts
 from jobs import run_metrics
 from pipelines.registry import GLUE_JOBS, PIPELINES, REPO_ROOT
+from tests.moto_endpoint import empty_moto_server
 
 pytestmark = [pytest.mark.integration,
               # moto announces each resource type it skips; the module docstring lists them.
@@ -72,15 +71,8 @@ def frozen_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}.items():
-            env.setenv(name, value)
-        env.delenv("AWS_PROFILE", raising=False)
-        with moto_server() as url:
-            requests.post(f"{url}/moto-api/reset", timeout=30)  # moto's state is process-wide: start empty
-            yield url
-            requests.post(f"{url}/moto-api/reset", timeout=30)
+    with empty_moto_server(REGION) as url:
+        yield url
 
 
 def client(endpoint: str, service: str, region: str = REGION, **credentials: str) -> Any:

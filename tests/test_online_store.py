@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from jobs.online.dynamodb_store import TTL_ATTRIBUTE, DynamoDbStore, table_definition
 from jobs.online.records import FeatureRecord, FeatureValueError, WriteSummary
 from jobs.online.sqlite_store import SqliteStore
+from tests.moto_endpoint import empty_moto_server
 
 REGION = "us-east-1"
 DAY = 86_400
@@ -30,16 +30,8 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    from infra.emulator import moto_server
-
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_DEFAULT_REGION": REGION}.items():
-            env.setenv(name, value)
-        env.delenv("AWS_PROFILE", raising=False)
-        with moto_server() as url:
-            requests.post(f"{url}/moto-api/reset", timeout=30)
-            yield url
+    with empty_moto_server(REGION) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.batch_cache import PinnedFrames, is_small_batch
 from jobs.bronze import read_inspected
 from jobs.bronze_accounting import (
     alert_unreadable_files,
@@ -142,7 +142,7 @@ class BatchSplit:
     # and those holding silver's older versions of the contested keys that win.
     partitions: list[tuple[str, str, str]]
     replaced_keys: DataFrame  # keys whose silver version the winners replace (see dedupe.replaced_versions)
-    persisted: list[DataFrame]  # unpersist when published
+    pinned: PinnedFrames  # released when published
     # Per bronze file: rows read, rows rejected at conform, rows deduplication drops.
     read_by_file: dict[str, int] = field(default_factory=dict)
     rejected_by_file: dict[str, int] = field(default_factory=dict)
@@ -153,12 +153,7 @@ class BatchSplit:
         return self.valid_rows - self.in_batch_duplicates - self.superseded
 
     def release(self) -> None:
-        unpersist_all(self.persisted)
-
-
-def unpersist_all(frames: list[DataFrame]) -> None:
-    for frame in frames:
-        frame.unpersist()
+        self.pinned.release()
 
 
 def pii_key(args: dict[str, Any]) -> PiiKey:
@@ -254,7 +249,7 @@ def location_columns(rows: DataFrame) -> list[Column]:
 
 
 def quality_gate(spark: SparkSession, candidates: DataFrame, contract: Contract, ctx: JobContext,
-                 persist: bool, customers: DataFrame | None) -> GateResult:
+                 persist: bool, customers: DataFrame | None, small_batch: bool = False) -> GateResult:
     """Validate the rows about to be published with the dataset's silver suite.
 
     `quarantine` expectations route their rows; `warn` ones are recorded; `fail` ones are the gate's
@@ -274,7 +269,8 @@ def quality_gate(spark: SparkSession, candidates: DataFrame, contract: Contract,
         context["known_customer_ids"] = customers.select("customer_id")
     return run_quality_gate(spark, candidates, suite=contract.quality_suite or contract.name, layer="silver",
                             contract=contract, run_date=ctx.run_date.isoformat(), run_id=ctx.run_id,
-                            ops_root=ctx.layout.ops, context=context, build_docs=False, persist=persist)
+                            ops_root=ctx.layout.ops, context=context, build_docs=False, persist=persist,
+                            small_batch=small_batch)
 
 
 def gate_quarantine_rows(quarantined: DataFrame, contract: Contract, ctx: JobContext,
@@ -383,7 +379,8 @@ def duplicate_totals(contested: DataFrame) -> Row:
 
 
 def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, silver: SilverAsRead,
-                protect: Callable[[DataFrame], DataFrame] = lambda df: df) -> BatchSplit:
+                protect: Callable[[DataFrame], DataFrame] = lambda df: df,
+                small_batch: bool = False) -> BatchSplit:
     """Split the conformed batch with ONE pass over the bronze files and no shuffle of the wide rows
     beyond the keys that need a decision.
 
@@ -395,6 +392,7 @@ def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, s
     gives the rejected rows per reason and the promotable rows; one over the contested keys (small,
     persisted) gives the duplicates.
     `protect` (the structured PII policies) is applied before the batch is persisted.
+    A `small_batch` is checkpointed locally instead of persisted (see jobs/batch_cache.py).
     """
     # Exact complements (a null reason list counts as rejected), so no row can fall between them.
     rejected_flag = ~(F.coalesce(F.size(REASONS), F.lit(-1)) == 0)
@@ -410,8 +408,8 @@ def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, s
     # A row id, fixed when the batch is persisted, names the few rows deduplication drops.
     batch = protect(with_partition_columns(batch, contract.event_time)).withColumn(
         ROW_ID, F.monotonically_increasing_id())
-    batch = batch.persist(StorageLevel.MEMORY_AND_DISK)
-    persisted = [batch]
+    pinned = PinnedFrames(small_batch)
+    batch = pinned.pin(batch)
     try:
         counted = count_batch(batch)
         by_reason, valid_rows, partitions = counted.by_reason, counted.valid_rows, counted.partitions
@@ -420,17 +418,14 @@ def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, s
                                      match_window(partitions, contract.match_window_days))
         if versions is not None and valid_rows <= BROADCAST_KEYS_MAX_ROWS:
             versions = versions_of_batch_keys(versions, promotable, contract.key)
-        contested = contested_keys(promotable.select(*contract.key, contract.event_time), versions,
-                                   contract.key, contract.event_time, contract.match_window_days,
-                                   ).persist(StorageLevel.MEMORY_AND_DISK)
-        persisted.append(contested)
+        contested = pinned.pin(contested_keys(promotable.select(*contract.key, contract.event_time), versions,
+                                              contract.key, contract.event_time, contract.match_window_days))
         totals = duplicate_totals(contested)
         winners = promotable
         if totals["losers"]:
             content = [c for c in contract.column_names if c in promotable.columns]  # a PII policy may drop some
             losers = losing_rows(promotable, contested, contract.key, contract.event_time, content, ROW_ID)
-            losers = losers.persist(StorageLevel.MEMORY_AND_DISK)
-            persisted.append(losers)
+            losers = pinned.pin(losers)
             winners = promotable.join(losers, on=ROW_ID, how="left_anti")
             duplicates_by_file = {row["_source_file"]: row["rows"] for row in losers.join(
                 promotable.select(ROW_ID, "_source_file"), on=ROW_ID).groupBy("_source_file").agg(
@@ -443,11 +438,11 @@ def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, s
             older = replaced.select(F.explode(EXISTING_PARTITIONS).alias("_p")).select("_p.*").distinct()
             partitions |= {tuple(row) for row in older.collect()}
     except Exception:
-        unpersist_all(persisted)
+        pinned.release()
         raise
     return BatchSplit(batch.where(F.col(REJECTED)), winners, valid_rows, int(totals["duplicates"]),
                       int(totals["superseded"]), by_reason, sorted(partitions),
-                      replaced.select(*contract.key), persisted=persisted, read_by_file=counted.read_by_file,
+                      replaced.select(*contract.key), pinned=pinned, read_by_file=counted.read_by_file,
                       rejected_by_file=counted.rejected_by_file, duplicates_by_file=duplicates_by_file)
 
 
@@ -525,6 +520,7 @@ def promote(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: 
         records = read_inspected(spark, entries, contract)
     refuse_unreadable_files(entries, contract)
     files = [e.path for e in entries if e.outcome == "read"]
+    small_batch = is_small_batch(sum(e.size for e in entries if e.outcome == "read"))
     conformed = conform(records, contract)
     if contract.new_columns == "keep":
         conformed = with_kept_columns(conformed, kept := kept_extra_columns(conformed, contract))
@@ -540,7 +536,7 @@ def promote(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: 
         key = pii_key(args)
         with clock.phase("split"):
             split = split_batch(spark, conformed, contract, silver,
-                                protect=lambda df: protect_structured(df, contract, key))
+                                protect=lambda df: protect_structured(df, contract, key), small_batch=small_batch)
         add_unreadable_files(spark, split, entries)
         refusals = record_refusal_samples(entries, split.rejected, contract.name, REASONS, RECORD_KEY) \
             if split.quarantined_by_reason else []
@@ -553,7 +549,7 @@ def promote(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: 
         if quality_gate_enabled:
             with clock.phase("quality_gate"):
                 gate = quality_gate(spark, candidates, contract, ctx, persist=runs_presidio(contract, pii_report),
-                                    customers=customers)
+                                    customers=customers, small_batch=small_batch)
             winners, quality = gate.valid, gate.summary
         else:
             winners, quality = candidates, {"status": "skipped", "detail": "run without the quality gate (benchmark)"}

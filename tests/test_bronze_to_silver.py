@@ -153,6 +153,33 @@ def test_rerunning_a_date_gives_the_same_rows(spark, tmp_path):
     assert quarantine(spark, tmp_path, "customers").count() == first["quarantined_rows"] == 2  # replaced, not added
 
 
+def test_a_batch_over_the_small_batch_size_is_persisted_and_promotes_the_same_rows(spark, tmp_path, monkeypatch):
+    """Small batches are checkpointed, larger ones persisted (jobs/batch_cache.py): same rows either way."""
+    from jobs import batch_cache
+
+    days = {"2024-01-01": [txn("T00000000000A", "2024-01-01T10:00:00Z"), txn("T00000000000B", "2024-01-01T11:00:00Z")],
+            "2024-01-02": [txn("T00000000000A", "2024-01-02T10:00:00Z", amount="12.00"),   # a newer version
+                           txn("T00000000000C", "2024-01-02T09:00:00Z"),
+                           txn("T00000000000C", "2024-01-02T09:00:00Z"),                   # an in-batch duplicate
+                           txn("T00000000000D", "2024-01-02T12:00:00Z", amount="abc")]}
+    outcomes = {}
+    for mode, limit in (("checkpointed", batch_cache.SMALL_BATCH_BYTES), ("persisted", 0)):
+        monkeypatch.setattr(batch_cache, "SMALL_BATCH_BYTES", limit)
+        lake = tmp_path / mode
+        reports = []
+        for day, rows in days.items():
+            write_csv(lake, day, rows)
+            reports.append(run_job(spark, lake, "transactions", day, run_id=f"run-{day}"))
+        counts = [(r["silver_rows"], r["quarantined_rows"], r["duplicate_rows"]) for r in reports]
+        rows = sorted((r["transaction_id"], str(r["amount"]), r["day"])
+                      for r in silver(spark, lake, "transactions").collect())
+        outcomes[mode] = (counts, rows, quarantine(spark, lake, "transactions").count())
+    assert outcomes["checkpointed"] == outcomes["persisted"]
+    assert outcomes["persisted"][0] == [(2, 0, 0), (2, 1, 1)]  # A replaced, C once, D refused
+    assert spark.sparkContext._jsc.sc().getRDDStorageInfo() == [] or all(
+        info.numCachedPartitions() == 0 for info in spark.sparkContext._jsc.sc().getRDDStorageInfo())
+
+
 def test_refused_new_column_fails_before_publishing(spark, tmp_path, monkeypatch):
     override = tmp_path / "contracts"
     override.mkdir()

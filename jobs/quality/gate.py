@@ -23,9 +23,9 @@ from typing import Any
 
 from great_expectations.core import ExpectationSuiteValidationResult
 from great_expectations.core.run_identifier import RunIdentifier
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
+from jobs.batch_cache import PinnedFrames
 from jobs.contracts import Contract
 from jobs.quality import gx_runtime, store
 from jobs.quality.data_docs import build_data_docs, default_site_root
@@ -70,17 +70,17 @@ class GateResult:
     routed: list[ExpectationFailure]  # quarantine expectations that routed rows
     summary: dict[str, Any]  # for the run manifest
     validation_result: ExpectationSuiteValidationResult | None = None
-    _cached: DataFrame | None = field(default=None, repr=False)
+    _pinned: PinnedFrames | None = field(default=None, repr=False)
 
     @property
     def passed(self) -> bool:
         return not self.failed
 
     def release(self) -> None:
-        """Unpersist the input if the gate cached it (call after writing valid/quarantined)."""
-        if self._cached is not None:
-            self._cached.unpersist()
-            self._cached = None
+        """Release the input if the gate pinned it (call after writing valid/quarantined)."""
+        if self._pinned is not None:
+            self._pinned.release()
+            self._pinned = None
 
 
 def raise_if_failed(result: GateResult) -> None:
@@ -207,7 +207,7 @@ def run_quality_gate(spark: SparkSession, df: DataFrame, *, suite: str, layer: s
                      run_date: str, run_id: str, ops_root: str, context: dict[str, Any] | None = None,
                      docs_root: str | None = None, build_docs: bool = True,
                      sample_size: int = DEFAULT_SAMPLE_SIZE, suites_directory: Path | None = None,
-                     now: datetime | None = None, persist: bool = True) -> GateResult:
+                     now: datetime | None = None, persist: bool = True, small_batch: bool = False) -> GateResult:
     """Validate one partition's DataFrame with the `<layer>/<suite>` suite and split it by severity.
 
     `context` carries what some expectations need: scalars become `$PARAMETER`s (e.g.
@@ -218,6 +218,7 @@ def run_quality_gate(spark: SparkSession, df: DataFrame, *, suite: str, layer: s
     `persist=False` validates `df` as given, without caching it first: for a caller whose `df` is a
     cheap projection of a frame it has already persisted (each GE job then reads only the columns
     it needs from that cache, instead of the gate building a second, wider cache of every column).
+    A `small_batch` is checkpointed instead of cached (jobs/batch_cache.py).
     """
     del spark  # the DataFrame's own session is used; the parameter keeps job call sites uniform
     now = now or datetime.now(UTC)
@@ -240,10 +241,10 @@ def run_quality_gate(spark: SparkSession, df: DataFrame, *, suite: str, layer: s
         valid, quarantined = split_rows(df, [], promoted_columns)
         return GateResult(valid, quarantined, schema_fail, schema_warn, [], summary, result)
 
-    cached = None
+    pinned = None
     if persist and not df.is_cached:
-        df = df.persist(StorageLevel.MEMORY_AND_DISK)
-        cached = df
+        pinned = PinnedFrames(small_batch)
+        df = pinned.pin(df)
     views = _register_views(context)
     try:
         parameters = runtime_parameters(run_date, quality_suite.derived_parameters, context, now)
@@ -271,4 +272,4 @@ def run_quality_gate(spark: SparkSession, df: DataFrame, *, suite: str, layer: s
     routed = [f for _, f in outcome.routed]
     _record(outcome.result, summary, {"fail_detail": failed, "warn_detail": warnings, "quarantine_detail": routed},
             ops_root, docs_root, build_docs, now, suites_directory)
-    return GateResult(valid, quarantined, failed, warnings, routed, summary, outcome.result, cached)
+    return GateResult(valid, quarantined, failed, warnings, routed, summary, outcome.result, pinned)

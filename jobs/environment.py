@@ -125,7 +125,7 @@ class JobEnvironment:
         run_id = str(args.get("run_id") or f"manual-{clock():%Y%m%dT%H%M%S}")
         return cls(LakeLayout.from_args(dict(args)), CatalogChoice.from_args(args),
                    glue_runtime_present() if in_glue is None else in_glue, run_id, endpoints, clock,
-                   LocalFiles(), S3Objects(endpoints.s3))
+                   LocalFiles(), S3Objects(endpoints.s3 or endpoints.default))
 
     def storage_for(self, path: str) -> Storage:
         """The run's storage for `path` (the same object, and so the same S3 client, on every call)."""

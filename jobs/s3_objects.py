@@ -1,8 +1,7 @@
-"""The lake's small files as S3 objects (AWS, or an emulator at `AWS_ENDPOINT_URL_S3`)."""
+"""The lake's small files as S3 objects (AWS, or an emulator such as a moto server)."""
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,10 +23,11 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 
 class S3Objects(Storage):
-    """Objects in S3 buckets. One boto3 client, made on first use, serves every call of the object."""
+    """Objects in S3 buckets. One boto3 client, made on first use, serves every call of the object;
+    without an `endpoint_url` boto3 finds one as usual (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`)."""
 
     def __init__(self, endpoint_url: str | None = None) -> None:
-        self.endpoint_url = endpoint_url if endpoint_url is not None else os.environ.get("AWS_ENDPOINT_URL_S3")
+        self.endpoint_url = endpoint_url
 
     @cached_property
     def client(self) -> Any:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -24,7 +23,7 @@ from pyspark.sql import types as T
 
 from jobs.bronze_files import BronzeFile, UnreadableFile, sha256_of
 from jobs.contracts import Contract
-from jobs.storage import is_s3, list_files
+from jobs.storage import list_files, storage_at
 
 FORMAT_SUFFIXES = {"jsonl": (".jsonl", ".json", ".ndjson"), "csv": (".csv",)}
 FIELD_MAP = "_fields"
@@ -85,10 +84,7 @@ def source_file_column() -> Column:
 
 
 def _qualified(path: str) -> str:
-    if is_s3(path) or path.startswith("file:"):
-        return path
-    return f"file://{Path(path).resolve()}"  # not as_uri(): Hadoop does not decode its %3D for '='
-
+    return storage_at(path).spark_path(path)
 
 
 def read_bronze(spark: SparkSession, files: list[str], contract: Contract) -> DataFrame:
@@ -158,20 +154,7 @@ def read_jsonl(spark: SparkSession, files: list[str]) -> DataFrame:
 
 
 def csv_header(path: str) -> list[str]:
-    if is_s3(path):
-        first_line = _s3_first_line(path)
-    else:
-        with open(path, newline="") as handle:
-            first_line = handle.readline()
-    return next(csv.reader(io.StringIO(first_line)), [])
-
-
-def _s3_first_line(path: str) -> str:
-    from jobs.storage import _s3_client, _split_s3
-
-    bucket, key = _split_s3(path)
-    body = _s3_client().get_object(Bucket=bucket, Key=key, Range="bytes=0-65535")["Body"].read()
-    return body.decode(errors="replace").split("\n", 1)[0]
+    return next(csv.reader(io.StringIO(storage_at(path).first_line(path))), [])
 
 
 def read_csv(spark: SparkSession, files: list[str], contract: Contract) -> DataFrame:

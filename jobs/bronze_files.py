@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.contracts import Contract
-from jobs.storage import _s3_client, _split_s3, is_s3
+from jobs.storage import storage_at
 
 CHUNK = 8 << 20
 SNIFF = 64 << 10
@@ -97,16 +97,7 @@ class BronzeFile:
 
 def list_objects(folder: str) -> list[tuple[str, int]]:
     """Every object under `folder` (deeply), with its size: nothing filtered out here."""
-    if is_s3(folder):
-        bucket, prefix = _split_s3(folder.rstrip("/") + "/")
-        paginator = _s3_client().get_paginator("list_objects_v2")
-        return sorted((f"s3://{bucket}/{obj['Key']}", int(obj["Size"]))
-                      for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
-                      for obj in page.get("Contents", []) if not obj["Key"].endswith("/"))
-    root = Path(folder)
-    if not root.is_dir():
-        return []
-    return sorted((str(p), p.stat().st_size) for p in root.rglob("*") if p.is_file())
+    return storage_at(folder).list_objects(folder)
 
 
 def is_skipped(path: str, folder: str) -> bool:
@@ -117,15 +108,7 @@ def is_skipped(path: str, folder: str) -> bool:
 # --- bytes ---------------------------------------------------------------------------------------
 
 def raw_chunks(path: str, size: int = CHUNK) -> Iterator[bytes]:
-    if is_s3(path):
-        bucket, key = _split_s3(path)
-        body = _s3_client().get_object(Bucket=bucket, Key=key)["Body"]
-        while chunk := body.read(size):
-            yield chunk
-        return
-    with open(path, "rb") as handle:
-        while chunk := handle.read(size):
-            yield chunk
+    return storage_at(path).read_chunks(path, size)
 
 
 def codec_of(first: bytes) -> str | None:

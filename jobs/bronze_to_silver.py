@@ -34,10 +34,11 @@ from jobs.bronze_accounting import (
 )
 from jobs.bronze_decode import BYTE_OFFSET, SOURCE_ROW
 from jobs.contracts import Contract, load_contract
+from jobs.environment import environment_of
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
 from jobs.phase_clock import PhaseClock
 from jobs.run_history import previous_promoted_rows
-from jobs.runtime import glue_entry_point, in_glue
+from jobs.runtime import glue_entry_point
 from jobs.silver.conform import (
     EXTRA_COLUMNS,
     REASONS,
@@ -159,7 +160,8 @@ class BatchSplit:
 def pii_key(args: dict[str, Any]) -> PiiKey:
     from jobs.pii.keys import load_pii_key
 
-    return load_pii_key(args.get("pii_key_secret_arn") or args.get("pii_key_secret_id"), on_aws=in_glue())
+    return load_pii_key(args.get("pii_key_secret_arn") or args.get("pii_key_secret_id"),
+                        on_aws=environment_of(args).in_glue)
 
 
 def protect_structured(df: DataFrame, contract: Contract, key: PiiKey) -> DataFrame:

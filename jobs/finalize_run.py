@@ -13,7 +13,7 @@ from typing import Any
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
 from jobs.run_metrics import publish as publish_metrics
 from jobs.runtime import resolve_options
-from jobs.storage import list_files, read_json, write_json
+from jobs.storage import Storage
 
 REQUIRED_ARGS = ["run_date", "status"]
 OPTIONAL_ARGS = {**COMMON_OPTIONAL_ARGS, "error": None, "cause": None, "started_at": None, "metrics": "auto"}
@@ -91,12 +91,12 @@ def build_manifest(pipeline: str, run_date: str, run_id: str, status: str, repor
     }
 
 
-def _build_data_docs(ops_root: str) -> str | None:
+def _build_data_docs(ops_root: str, storage: Storage | None = None) -> str | None:
     """Data Docs are rebuilt once per run (not per job): the index shows each suite's latest result."""
     from jobs.quality import build_data_docs
 
     try:
-        return build_data_docs(ops_root)
+        return build_data_docs(ops_root, site_storage=storage)
     except Exception as exc:  # the docs are a report; a failure to render must not fail the run
         return f"not built: {type(exc).__name__}: {exc}"
 
@@ -115,17 +115,19 @@ def _publish_metrics(manifest: dict[str, Any], ops_root: str, target: str) -> st
 
 def run(_spark: Any, args: dict[str, Any]) -> dict[str, Any]:
     ctx = JobContext.from_args(args)
+    ops = ctx.env.storage_for(ctx.layout.ops)
     reports_dir = ctx.layout.run_reports_dir(ctx.pipeline, ctx.run_date, ctx.run_id)
-    reports = [read_json(path) for path in list_files(reports_dir, (".json",))]
+    reports = [ops.read_json(path) for path in ops.list_files(reports_dir, (".json",))]
     status = str(args["status"]).upper()
     if status not in ("SUCCEEDED", "FAILED"):
         raise ValueError(f"--status must be SUCCEEDED or FAILED, got {args['status']!r}")
     manifest = build_manifest(ctx.pipeline, ctx.run_date.isoformat(), ctx.run_id, status, reports,
                               args.get("error"), args.get("cause"), args.get("started_at"))
-    manifest["data_docs"] = _build_data_docs(ctx.layout.ops) if reports else None
-    manifest["metrics"] = _publish_metrics(manifest, ctx.layout.ops, str(args.get("metrics") or "auto"))
+    manifest["data_docs"] = _build_data_docs(ctx.layout.ops, ops) if reports else None
+    target = ctx.env.metrics_target(str(args.get("metrics") or "auto"))
+    manifest["metrics"] = _publish_metrics(manifest, ctx.layout.ops, target)
     path = ctx.layout.manifest(ctx.pipeline, ctx.run_date, ctx.run_id)
-    write_json(path, manifest)
+    ops.write_json(path, manifest)
     manifest["manifest_path"] = path
     return manifest
 

@@ -1,11 +1,12 @@
-"""What every job resolves from its arguments: the lake layout, the run's date and id."""
+"""What every job resolves from its arguments: where it runs (jobs/environment.py), the run's date and id."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+from jobs.environment import JobEnvironment, environment_of
 from jobs.lake import LakeLayout
 
 # Arguments every job accepts (Glue passes them as --name value); all optional.
@@ -44,9 +45,12 @@ class JobContext:
     run_date: date
     run_id: str
     pipeline: str
+    env: JobEnvironment = field(compare=False, repr=False)
 
     @classmethod
     def from_args(cls, args: dict[str, Any]) -> JobContext:
+        """The run's date and pipeline from `args`; its layout and id from the environment the entry point
+        built (or one built now, for a job called directly)."""
         run_date = parse_date(str(args.get("run_date")))
-        run_id = args.get("run_id") or f"manual-{datetime.now(UTC):%Y%m%dT%H%M%S}"
-        return cls(LakeLayout.from_args(args), run_date, str(run_id), str(args.get("pipeline") or "ingestion"))
+        env = environment_of(args)
+        return cls(env.layout, run_date, env.run_id, str(args.get("pipeline") or "ingestion"), env)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 DEFAULT_LAKE_ROOT = "lake"
@@ -21,7 +20,9 @@ def _join(root: str, *parts: str) -> str:
 
 
 def _absolute(root: str) -> str:
-    return root if root.startswith(("s3://", "s3a://")) else str(Path(root).resolve())
+    from jobs.environment import absolute_root  # the environment builds on the layout
+
+    return absolute_root(root)
 
 
 def partition_path(day: date) -> str:
@@ -41,10 +42,7 @@ class LakeLayout:
     @classmethod
     def from_root(cls, root: str = DEFAULT_LAKE_ROOT) -> LakeLayout:
         """Local roots are made absolute: Spark and Hadoop read a relative `file:` path wrongly."""
-        root = str(root)
-        if not root.startswith(("s3://", "s3a://")):
-            root = str(Path(root).resolve())
-        root = root.rstrip("/") or "/"
+        root = _absolute(str(root)).rstrip("/") or "/"
         return cls(**{layer: _join(root, layer) for layer in LAYERS}, catalog=_join(root, "catalog"))
 
     @classmethod

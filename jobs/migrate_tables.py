@@ -35,6 +35,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
+from jobs.environment import in_s3
 from jobs.lake import LakeLayout
 from jobs.tables import (
     JOB_PROPERTY,
@@ -205,7 +206,7 @@ def migration_run_id(now: datetime | None = None) -> str:
 
 def list_parquet(folder: str) -> list[tuple[str, int]]:
     """Every `.parquet` file under a local folder: (path relative to it, size in bytes)."""
-    if folder.startswith(("s3://", "s3a://")):
+    if in_s3(folder):
         raise NotImplementedError("migrate lists local lakes only (see docs/tables.md, 'Migrating a lake')")
     found = []
     for directory, _, names in os.walk(folder):

@@ -6,7 +6,8 @@ dimensions declared here are the contract the template's alarms and dashboard ar
 
 - Locally, each run appends one line `{"Namespace", "RunId", "MetricData": [...]}` (the body of a
   PutMetricData call plus the run id) to `<ops>/metrics/YYYY-MM-DD.jsonl`, one file per UTC day.
-- When the ops root is in S3 (a deployed run), the same MetricData goes to CloudWatch.
+- When the ops root is in S3 (a deployed run; the environment decides, jobs/environment.py), the same
+  MetricData goes to CloudWatch.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jobs.storage import is_s3
+from jobs.environment import default_metrics_target
 
 NAMESPACE = "Lakehouse/Pipelines"
 PIPELINE_DIMENSION = "Pipeline"
@@ -121,13 +122,13 @@ def put_cloudwatch(data: list[dict[str, Any]], client: Any = None) -> int:
 
 
 def publish(manifest: Mapping[str, Any], ops_root: str, target: str = "auto") -> str:
-    """Publish a run's metrics where its ops root says (`target`: auto | local | cloudwatch | none)."""
-    if target not in ("auto", "local", "cloudwatch", "none"):
-        raise ValueError(f"--metrics must be auto, local, cloudwatch or none, got {target!r}")
+    """Publish a run's metrics (`target`: local | cloudwatch | none, or auto: CloudWatch for an ops root
+    in S3, else local files; the environment's decision, jobs/environment.py)."""
+    target = default_metrics_target(target, ops_root)
     if target == "none":
         return "not published (--metrics none)"
     data = metric_data(manifest)
-    if target == "cloudwatch" or (target == "auto" and is_s3(ops_root)):
+    if target == "cloudwatch":
         count = put_cloudwatch(data)
         return f"{count} metrics to CloudWatch namespace {NAMESPACE} ({os.environ.get('AWS_REGION', 'default region')})"
     return str(write_local(ops_root, str(manifest["run_id"]), data))

@@ -1,4 +1,7 @@
-"""Where a job runs: AWS Glue 5.0 or plain local PySpark, behind one entry point.
+"""How a job starts: AWS Glue 5.0 or plain local PySpark, behind one entry point.
+
+The entry point builds the run's `JobEnvironment` (jobs/environment.py) once and hands it to the job
+with its arguments; whether Glue's runtime is present is decided there, not here.
 
 `awsglue` exists only on Glue (and in the Glue Docker image), so it is imported lazily. Argument
 resolution keeps `getResolvedOptions` semantics on both sides: required arguments must be present
@@ -16,6 +19,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from jobs.environment import ENVIRONMENT_ARG, JobEnvironment, glue_runtime_present
 from jobs.lineage.emit import run_with_lineage
 
 ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
@@ -44,15 +48,6 @@ PORTABLE_SPARK_CONF: dict[str, str] = {
 
 class MissingArgumentError(SystemExit):
     """A required job argument was not given (the message names it)."""
-
-
-def in_glue() -> bool:
-    """True when running inside AWS Glue or its Docker image (the `awsglue` package is importable)."""
-    try:
-        import awsglue  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def resolve_options(argv: Sequence[str], required: Sequence[str],
@@ -161,29 +156,38 @@ def glue_entry_point(run: JobFunction, required: Sequence[str],
     """Run a job as a script: on Glue with GlueContext and Job init/commit, locally on plain Spark.
 
     The same argument names work on both sides; `JOB_NAME` is required on Glue only (Glue sets it).
+    The run's environment is built here, once, from the resolved arguments, and reaches the job as
+    `args[ENVIRONMENT_ARG]` (`JobContext.env`).
     """
     argv = list(sys.argv if argv is None else argv)
-    if in_glue():
-        from awsglue.context import GlueContext  # type: ignore[import-not-found]
-        from awsglue.job import Job  # type: ignore[import-not-found]
-        from awsglue.utils import getResolvedOptions  # type: ignore[import-not-found]
-        from pyspark.context import SparkContext
-
-        names = ["JOB_NAME", *required]
-        args: dict[str, Any] = {**dict(optional or {}), **getResolvedOptions(argv, names)}
-        # getResolvedOptions only resolves required names; pick optional ones up ourselves.
-        args.update({k: v for k, v in resolve_options(argv, [], optional).items() if k not in args})
-        glue_context = GlueContext(SparkContext.getOrCreate())
-        spark = glue_context.spark_session
-        apply_portable_conf(spark)
-        job = Job(glue_context)
-        job.init(args["JOB_NAME"], args)
-        result = run_with_lineage(job_name_of(run), run, spark, args)
-        job.commit()
-        return result
+    if glue_runtime_present():
+        return _run_on_glue(run, required, optional, argv)
     args = resolve_options(argv, required, optional)
+    args[ENVIRONMENT_ARG] = JobEnvironment.from_args(args, in_glue=False)
     spark = build_local_spark(app_name=str(args.get("JOB_NAME") or run.__module__))
     return run_with_lineage(job_name_of(run), run, spark, args)
+
+
+def _run_on_glue(run: JobFunction, required: Sequence[str], optional: Mapping[str, str | None] | None,
+                 argv: list[str]) -> Any:
+    from awsglue.context import GlueContext  # type: ignore[import-not-found]
+    from awsglue.job import Job  # type: ignore[import-not-found]
+    from awsglue.utils import getResolvedOptions  # type: ignore[import-not-found]
+    from pyspark.context import SparkContext
+
+    names = ["JOB_NAME", *required]
+    args: dict[str, Any] = {**dict(optional or {}), **getResolvedOptions(argv, names)}
+    # getResolvedOptions only resolves required names; pick optional ones up ourselves.
+    args.update({k: v for k, v in resolve_options(argv, [], optional).items() if k not in args})
+    args[ENVIRONMENT_ARG] = JobEnvironment.from_args(args, in_glue=True)
+    glue_context = GlueContext(SparkContext.getOrCreate())
+    spark = glue_context.spark_session
+    apply_portable_conf(spark)
+    job = Job(glue_context)
+    job.init(args["JOB_NAME"], {k: v for k, v in args.items() if k != ENVIRONMENT_ARG})
+    result = run_with_lineage(job_name_of(run), run, spark, args)
+    job.commit()
+    return result
 
 
 def job_name_of(run: JobFunction) -> str:

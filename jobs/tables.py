@@ -1,8 +1,8 @@
 """Iceberg tables: the one module that knows the table format and the catalog.
 
 Silver, gold and quarantine are Apache Iceberg v2 tables (Glue 5.0's 1.7.1), Parquet + snappy, each at
-`<layer root>/<name>/` with Iceberg's own `metadata/` and `data/` inside. The catalog is chosen once,
-here, from the job's arguments and where it runs:
+`<layer root>/<name>/` with Iceberg's own `metadata/` and `data/` inside. Which catalog holds them is the
+job environment's decision (jobs/environment.py `CatalogChoice`); this module configures it:
 
 - locally: Iceberg's JDBC catalog on a SQLite file inside the lake (`<lake>/catalog/iceberg.db`), no
   server; namespaces `silver`, `gold`, `quarantine` (`lake.silver.transactions` in Spark SQL);
@@ -30,6 +30,8 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+
+from jobs.environment import AwsEndpoints, CatalogChoice
 
 SPARK_CATALOG_IMPL = "org.apache.iceberg.spark.SparkCatalog"
 RUN_ID_PROPERTY = "lakehouse.run-id"
@@ -167,8 +169,9 @@ def local_catalog_properties(catalog_root: str) -> dict[str, str]:
     }
 
 
-def glue_catalog_properties(warehouse: str) -> dict[str, str]:
-    """The Glue Data Catalog with S3FileIO; `AWS_ENDPOINT_URL` (an emulator) is honoured."""
+def glue_catalog_properties(warehouse: str, endpoints: AwsEndpoints | None = None) -> dict[str, str]:
+    """The Glue Data Catalog with S3FileIO; an emulator's endpoints (`AwsEndpoints`) are honoured."""
+    endpoints = endpoints or AwsEndpoints.from_environ()
     properties = {
         "catalog-impl": "org.apache.iceberg.aws.glue.GlueCatalog",
         "io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
@@ -176,27 +179,18 @@ def glue_catalog_properties(warehouse: str) -> dict[str, str]:
         "cache-enabled": "false",
         "glue.skip-archive": "true",
     }
-    endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    if endpoint:
-        properties.update({"glue.endpoint": os.environ.get("AWS_ENDPOINT_URL_GLUE", endpoint),
-                           "s3.endpoint": os.environ.get("AWS_ENDPOINT_URL_S3", endpoint),
+    if endpoints.default:
+        properties.update({"glue.endpoint": endpoints.glue or endpoints.default,
+                           "s3.endpoint": endpoints.s3 or endpoints.default,
                            "s3.path-style-access": "true"})
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if region:
-        properties["client.region"] = region
+    if endpoints.region:
+        properties["client.region"] = endpoints.region
     return properties
 
 
 def choose_catalog_kind(args: Mapping[str, Any]) -> str:
-    """`--catalog local|glue`. The deployed jobs pass `--catalog glue` and `--glue_database`; without
-    `--catalog`, a job given `--glue_database` uses the Glue Data Catalog, any other the embedded one
-    (so the Glue Docker image runs on the embedded catalog like a laptop)."""
-    chosen = str(args.get("catalog") or ("glue" if args.get("glue_database") else "local")).lower()
-    if chosen not in {"local", "glue"}:
-        raise ValueError(f"--catalog must be 'local' or 'glue', got {chosen!r}")
-    if chosen == "glue" and not args.get("glue_database"):
-        raise ValueError("--catalog glue needs --glue_database (the Glue database that holds the tables)")
-    return chosen
+    """`local` or `glue`: decided by the job's environment (`CatalogChoice.from_args`)."""
+    return CatalogChoice.from_args(args).kind
 
 
 CATALOG_NAME = "lake"
@@ -213,11 +207,12 @@ def lake_catalog(spark: SparkSession, layout: Any, args: Mapping[str, Any] | Non
     `lake` and resets Spark's catalog manager, so the next statement loads the new catalog.
     """
     args = args or {}
-    kind = choose_catalog_kind(args)
+    choice = CatalogChoice.from_args(args)
+    kind = choice.kind
     roots = {layer: getattr(layout, layer) for layer in LAYERS}
     if kind == "glue":
         properties = glue_catalog_properties(layout.silver)
-        identity = f"glue:{args['glue_database']}"
+        identity = f"glue:{choice.glue_database}"
     else:
         properties = local_catalog_properties(layout.catalog)
         identity = properties["uri"]
@@ -231,7 +226,7 @@ def lake_catalog(spark: SparkSession, layout: Any, args: Mapping[str, Any] | Non
             spark.conf.set(f"{prefix}.{key}", value)
         if registered is not None:
             spark._jsparkSession.sessionState().catalogManager().reset()  # drop the loaded catalog
-    return LakeCatalog(CATALOG_NAME, kind, properties, roots, glue_database=args.get("glue_database"))
+    return LakeCatalog(CATALOG_NAME, kind, properties, roots, glue_database=choice.glue_database)
 
 
 # --- reading --------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from jobs.environment import in_s3
 from jobs.online.records import FeatureRecord, WriteSummary
 
 ONLINE_FOLDER = "online"
@@ -44,7 +45,7 @@ def open_store(args: Mapping[str, Any], layout: Any) -> OnlineStore:
 
         return DynamoDbStore.connect(str(table), region=args.get("online_region") or None,
                                      endpoint_url=args.get("online_endpoint_url") or None)
-    if str(layout.ops).startswith(("s3://", "s3a://")):
+    if in_s3(str(layout.ops)):
         raise ValueError(f"the lake's ops root {layout.ops} is on S3: the local SQLite online store needs a "
                          "local folder; give the job --online_table (the deployed DynamoDB table)")
     from jobs.online.sqlite_store import SqliteStore

@@ -2,9 +2,9 @@
 
 Great Expectations renders one page per validation result (and per suite) into the site root
 (`<ops_root>/data_docs` by default). GE 1.x only writes sites to a filesystem, so for an
-`s3://bucket/prefix` root on AWS the pages are rendered into a temporary folder and uploaded (the
-4 MB of static assets only when the site has none yet). GE's own index page draws its table with
-JavaScript from CDNs, which does not work offline, so the site's `index.html` is written here as
+`s3://bucket/prefix` root on AWS the pages are rendered into the storage's working folder (a temporary
+folder, uploaded after; the 4 MB of static assets only when the site has none yet). GE's own index page
+draws its table with JavaScript from CDNs, which does not work offline, so the site's `index.html` is written here as
 plain HTML: one row per suite with its latest result, linking to GE's page.
 The stored JSON results are the source of truth; the site can be rebuilt from them at any time.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,10 +28,12 @@ from jobs import storage
 from jobs.quality import store
 from jobs.quality.gx_runtime import quiet_context
 from jobs.quality.suites import SuiteError, load_suite
+from jobs.storage import Storage
 
 SITE_NAME = "lakehouse"
 DOCS_DIR = "data_docs"
 INDEX_TITLE = "Lakehouse data quality"
+STATIC_ASSETS = "static/"  # GE's 4 MB of scripts and styles, the same for every build
 
 
 def default_site_root(ops_root: str) -> str:
@@ -64,23 +65,6 @@ def _docs_context(local_root: str) -> Any:
     context = quiet_context()
     context.add_data_docs_site(SITE_NAME, _site_config(local_root))
     return context
-
-
-def _upload(local_root: Path, site_root: str) -> None:
-    """Copy a locally rendered site to S3 (static assets only if the site has none yet)."""
-    import boto3
-
-    bucket, _, prefix = site_root.split("://", 1)[1].partition("/")
-    prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-    client = boto3.client("s3")
-    has_static = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}static/", MaxKeys=1).get("KeyCount", 0)
-    for path in sorted(p for p in local_root.rglob("*") if p.is_file()):
-        relative = path.relative_to(local_root).as_posix()
-        if has_static and relative.startswith("static/"):
-            continue
-        content_type = "text/html" if path.suffix == ".html" else None
-        extra = {"ContentType": content_type} if content_type else {}
-        client.put_object(Bucket=bucket, Key=prefix + relative, Body=path.read_bytes(), **extra)
 
 
 def _render(context: Any, documents: list[dict[str, Any]], suites_directory: Path | None) -> None:
@@ -148,21 +132,22 @@ def index_html(documents: list[dict[str, Any]], pages: dict[str, str]) -> str:
 
 
 def build_data_docs(ops_root: str, site_root: str | None = None,
-                    render: list[dict[str, Any]] | None = None, suites_directory: Path | None = None) -> str:
+                    render: list[dict[str, Any]] | None = None, suites_directory: Path | None = None,
+                    site_storage: Storage | None = None) -> str:
     """(Re)build the site from the stored results; returns the path of its `index.html`.
 
     GE renders the pages of `render` (default: the latest result of every suite; the gate passes
     only its own result so a run renders one page); the index lists every suite's latest result.
+    GE writes into the site storage's working folder (for S3, a temporary folder uploaded after,
+    with GE's static assets only when the site has none yet).
     """
     root = (site_root or default_site_root(ops_root)).rstrip("/")
+    site = site_storage or storage.storage_at(root)
     latest = store.latest_results(ops_root)
-    with tempfile.TemporaryDirectory(prefix="data-docs-") as scratch:
-        local_root = scratch if storage.is_s3(root) else root
-        context = _docs_context(local_root)
+    with site.working_folder(root, keep_existing=(STATIC_ASSETS,)) as local_root:
+        context = _docs_context(str(local_root))
         _render(context, latest if render is None else render, suites_directory)
         pages = _page_paths(context, latest)
-        if storage.is_s3(root):
-            _upload(Path(scratch), root)
     index_path = root + "/index.html"
-    storage.write_text(index_path, index_html(latest, pages))
+    site.write_text(index_path, index_html(latest, pages))
     return index_path

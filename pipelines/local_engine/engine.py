@@ -21,6 +21,7 @@ import boto3
 from moto import mock_aws
 from moto.glue.models import FakeJob, FakeJobRun
 
+from pipelines.asl import definition_text, glue_job_names, render_definition
 from pipelines.deploy_placeholders import DeployValues
 from pipelines.local_engine.alerts import alert_record, write_alert
 from pipelines.local_engine.glue_runs import GlueRun, GlueRunner, settle_job_run
@@ -28,7 +29,6 @@ from pipelines.local_engine.history import json_safe_event, render_history
 from pipelines.local_engine.moto_patches import InterpreterHooks, patched_interpreter
 from pipelines.local_engine.sagemaker_jobs import LocalSageMaker, SageMakerRun
 from pipelines.local_engine.sagemaker_patches import LocalObject, SageMakerHooks, patched_sagemaker
-from pipelines.local_engine.substitutions import definition_text, glue_job_names, render_definition
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 TERMINAL_STATUSES = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}

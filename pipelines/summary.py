@@ -9,6 +9,7 @@ from typing import Any
 
 from jobs.lake import LakeLayout
 from jobs.storage import list_files, list_subdirs, read_json
+from jobs.text_table import render_table
 
 
 def _count_lines(path: str) -> int:
@@ -107,12 +108,17 @@ def recent_manifests(lake_root: Path, limit: int = 20, pipeline: str | None = No
     return manifests[:limit]
 
 
-def status_line(manifest: dict[str, Any]) -> str:
-    """One line per run: when, which, how it ended, and what it did (see `run_outcome`)."""
-    error = f"  {str(manifest['error'])[:160]}" if manifest.get("error") else ""
-    return (f"{manifest.get('finished_at', '?'):<25} {manifest['pipeline']:<16} {manifest['run_date']}  "
-            f"{manifest['status']:<9} {took(manifest.get('duration_seconds')):>7}  {manifest['run_id']:<34} "
-            f"{run_outcome(manifest)}{error}")
+STATUS_COLUMNS = ("finished", "pipeline", "run date", "status", "took", "run id", "what it did")
+
+
+def status_table(manifests: list[dict[str, Any]]) -> str:
+    """One row per run: when, which, how it ended, and what it did (see `run_outcome`), then its error."""
+    def row(manifest: dict[str, Any]) -> tuple[str, ...]:
+        error = f"  {str(manifest['error'])[:160]}" if manifest.get("error") else ""
+        return (manifest.get("finished_at", "?"), manifest["pipeline"], manifest["run_date"], manifest["status"],
+                took(manifest.get("duration_seconds")), manifest["run_id"], f"{run_outcome(manifest)}{error}".strip())
+
+    return render_table(STATUS_COLUMNS, [row(m) for m in manifests], right=("took",))
 
 
 def took(seconds: float | None) -> str:

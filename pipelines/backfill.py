@@ -10,7 +10,8 @@ Dates run oldest first. Pipelines whose dates depend on earlier ones (ingestion 
 against what earlier dates published; training deploys) run one date at a time and stop at the
 first failure, the later dates reported NOT RUN. Pipelines with independent dates
 (`PipelineSpec.independent_dates`) run up to `--parallel N` dates at once and carry on past a
-failed date. A progress bar goes to stderr (only when it is a terminal) and a final table of dates and statuses to stdout.
+failed date. A progress bar goes to stderr (only when it is a terminal) and a final table of dates
+and statuses to stdout.
 
 Targets: `LocalTarget` runs the checked-in definitions on the local engine and reads succeeded
 runs from the lake's manifests; `AwsTarget` starts real executions through boto3 on a deployed

@@ -22,18 +22,22 @@ def layer_summary(lake_root: Path) -> list[str]:
     layout = LakeLayout.from_root(str(lake_root))
     lines = [f"Lake at {Path(lake_root).resolve()}"]
     lines.append(f"  bronze      {layout.bronze}")
+    bronze = []
     for dataset in list_subdirs(layout.bronze):
         files = list_files(layout.bronze_dataset(dataset))
         ingests = len(list_subdirs(layout.bronze_dataset(dataset)))
         # Lines of the plain files (a CSV header is not a record); compressed files are not opened here.
         plain = [f for f in files if f.endswith((".csv", ".jsonl", ".json", ".ndjson"))]
         records = sum(_count_lines(f) for f in plain) - sum(1 for f in plain if f.endswith(".csv"))
-        lines.append(f"    {dataset:<24} {ingests:>3} ingest dates  {len(files):>4} files  {records:>10,} records")
+        bronze.append((dataset, ingests, len(files), f"{records:,}"))
+    if bronze:
+        lines += render_table(("dataset", "ingest dates", "files", "records"), bronze,
+                              right=("ingest dates", "files", "records"), indent=4).splitlines()
     lines.append(f"  tables      {layout.catalog}/iceberg.db (Iceberg catalog: silver, gold, quarantine)")
     try:
-        from pipelines.lake_tables import open_local, table_lines
+        from pipelines.lake_tables import open_local, tables_table
 
-        lines.extend(table_lines(open_local(lake_root)))
+        lines += tables_table(open_local(lake_root), indent=4).splitlines()
     except LookupError as missing:
         lines.append(f"    {missing}")
     lines.append("    `lakehouse history TABLE`: a table's snapshots; `lakehouse rollback --run RUN_ID`: undo a run")

@@ -36,11 +36,6 @@ class UnresolvedPlaceholderError(ValueError):
 
 # -- the text: loading and placeholders ----------------------------------------------------------------
 
-def load_definition(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        return json.load(handle)
-
-
 def definition_text(definition: Mapping[str, Any] | str | Path) -> str:
     """The definition's JSON text, from a parsed dict, a JSON string or a file path."""
     if isinstance(definition, Path):

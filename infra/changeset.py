@@ -9,13 +9,16 @@ change set "didn't contain changes").
 from __future__ import annotations
 
 import json
-import time
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
+
+from jobs.text_table import render_table
+from pipelines.polling import WaitTimeout, wait_until
 
 Printer = Callable[[str], None]
 
@@ -90,14 +93,18 @@ def is_unchanged(cfn: Any, stack_name: str, template_body: str, tags: Mapping[st
 
 
 def _wait_for_change_set(cfn: Any, change_set_id: str, poll_seconds: float, timeout_seconds: float) -> dict:
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        described = cfn.describe_change_set(ChangeSetName=change_set_id)
-        if described["Status"] in {"CREATE_COMPLETE", "FAILED", "DELETE_COMPLETE"}:
-            return described
-        if time.monotonic() > deadline:
-            raise DeployError(f"change set {change_set_id} still {described['Status']} after {timeout_seconds}s")
-        time.sleep(poll_seconds)
+    """The change set once CloudFormation has finished computing it (CREATE_COMPLETE or FAILED)."""
+    attempts = max(1, math.ceil(timeout_seconds / poll_seconds))
+    try:
+        cfn.get_waiter("change_set_create_complete").wait(
+            ChangeSetName=change_set_id, WaiterConfig={"Delay": poll_seconds, "MaxAttempts": attempts})
+    except WaiterError as error:
+        described = error.last_response or {}
+        if described.get("Status") in {"FAILED", "DELETE_COMPLETE"}:
+            return described  # the caller tells "no changes" from a real failure by its reason
+        raise DeployError(f"change set {change_set_id} still {described.get('Status', '?')} after "
+                          f"{timeout_seconds}s ({error})") from error
+    return cfn.describe_change_set(ChangeSetName=change_set_id)
 
 
 def _changes(cfn: Any, change_set_id: str, first_page: dict) -> list[ResourceChange]:
@@ -150,15 +157,9 @@ def create_change_set(cfn: Any, stack_name: str, template: TemplateSource, tags:
 
 def format_changes(plan: ChangeSetPlan) -> str:
     """A readable table: action, logical id, type, replacement."""
-    header = ("Action", "Logical ID", "Type", "Replacement")
-    rows = [header] + [(c.action, c.logical_id, c.resource_type, c.replacement) for c in plan.changes]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [f"Change set for stack {plan.stack_name} ({plan.change_set_type}, {len(plan.changes)} changes):"]
-    for index, row in enumerate(rows):
-        lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-        if index == 0:
-            lines.append("  " + "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    rows = [(c.action, c.logical_id, c.resource_type, c.replacement) for c in plan.changes]
+    return (f"Change set for stack {plan.stack_name} ({plan.change_set_type}, {len(plan.changes)} changes):\n"
+            + render_table(("Action", "Logical ID", "Type", "Replacement"), rows, indent=2))
 
 
 def discard(cfn: Any, plan: ChangeSetPlan) -> None:
@@ -174,20 +175,25 @@ def execute(cfn: Any, plan: ChangeSetPlan, printer: Printer, poll_seconds: float
     started = datetime.now(UTC)
     cfn.execute_change_set(ChangeSetName=plan.change_set_id)
     seen: set[str] = set()
-    deadline = time.monotonic() + timeout_seconds
-    while True:
+
+    def status_after_printing_events() -> str:
         status = stack_status(cfn, plan.stack_name) or "DELETE_COMPLETE"
         for event in _new_events(cfn, plan.stack_name, seen, started):
             reason = f"  {event['ResourceStatusReason']}" if event.get("ResourceStatusReason") else ""
             printer(f"  {event['Timestamp']:%H:%M:%S}  {event['ResourceStatus']:<20} "
                     f"{event['LogicalResourceId']} ({event['ResourceType']}){reason}")
-        if status in SUCCESS_STATUSES:
-            return status
-        if status in FAILURE_STATUSES:
-            raise DeployError(f"stack {plan.stack_name} ended {status}; see the events above")
-        if time.monotonic() > deadline:
-            raise DeployError(f"stack {plan.stack_name} still {status} after {timeout_seconds}s")
-        time.sleep(poll_seconds)
+        return status
+
+    # Not botocore's stack waiters: the stack's events are printed while it settles.
+    try:
+        status = wait_until(status_after_printing_events, lambda s: s in SUCCESS_STATUSES | FAILURE_STATUSES,
+                            what=f"stack {plan.stack_name}", timeout_seconds=timeout_seconds,
+                            interval_seconds=poll_seconds, describe=str)
+    except WaitTimeout as timeout:
+        raise DeployError(str(timeout)) from None
+    if status in FAILURE_STATUSES:
+        raise DeployError(f"stack {plan.stack_name} ended {status}; see the events above")
+    return status
 
 
 def _new_events(cfn: Any, stack_name: str, seen: set[str], since: datetime) -> list[dict]:

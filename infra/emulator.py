@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import socket
-import time
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -49,8 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with moto_server(args.port) as url:
         print(f"moto listening on {url}; deploy with: lakehouse deploy --stage dev --endpoint-url {url}", flush=True)
         try:
-            while True:
-                time.sleep(3600)
+            threading.Event().wait()  # serve until Ctrl-C: nothing to poll
         except KeyboardInterrupt:
             return 0
 

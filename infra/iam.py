@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from infra import asl
 from infra.cfn import (
     Json,
     allow,
@@ -36,6 +35,7 @@ from infra.settings import (
 )
 from infra.storage import BootstrapOutputs, DrOutputs
 from jobs.run_metrics import NAMESPACE as METRICS_NAMESPACE
+from pipelines import asl
 
 GLUE_JOB_ROLE_ID = "GlueJobRole"
 STATE_MACHINE_ROLE_ID = "StateMachineRole"

@@ -11,22 +11,19 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from infra import asl
 from infra.cfn import Json, get_att, policy_document, ref, resource, same_account_condition, statement
 from infra.iam import EVENTBRIDGE_ROLE_ID, SAGEMAKER_ROLE_ID, STATE_MACHINE_ROLE_ID
 from infra.settings import DeploySettings
 from infra.storage import BootstrapOutputs
 from jobs.contracts import promotion_waves
+from pipelines import asl
+from pipelines.asl import UnresolvedPlaceholderError
 from pipelines.deploy_placeholders import DeployValues
 from pipelines.registry import GlueJobSpec, PipelineSpec
 
 ALERT_TOPIC_ID = "AlertTopic"
 GLUE_FAILURE_RULE_ID = "GlueJobFailureRule"
 ALARM_PERIOD_SECONDS = 300
-
-
-class UnresolvedPlaceholderError(ValueError):
-    """A definition uses a `${Placeholder}` that neither the registry nor the stack provides."""
 
 
 def camel(name: str) -> str:
@@ -63,13 +60,13 @@ def substitutions(settings: DeploySettings, bootstrap: BootstrapOutputs, pipelin
     for placeholder, job_name in pipeline.placeholders.items():
         if job_name not in glue_jobs:
             raise UnresolvedPlaceholderError(
-                f"pipeline {pipeline.name!r} maps ${{{placeholder}}} to unknown Glue job {job_name!r}")
+                [placeholder], f"pipeline {pipeline.name!r} maps ${{{placeholder}}} to unknown Glue job {job_name!r}")
         available[placeholder] = settings.glue_job_name(job_name)
     used = asl.placeholders(definition)
     missing = sorted(used - set(available))
     if missing:
         raise UnresolvedPlaceholderError(
-            f"{pipeline.definition_file} uses {', '.join('${' + m + '}' for m in missing)}, which neither "
+            missing, f"{pipeline.definition_file} uses {', '.join('${' + m + '}' for m in missing)}, which neither "
             f"the registry's placeholders for {pipeline.name!r} nor the stack provide "
             f"(stack provides: {', '.join(sorted(available))})")
     return {name: available[name] for name in sorted(used)}

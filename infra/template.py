@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from infra import dr, glue, iam, monitoring, online_store, orchestration, storage
-from infra.asl import PLACEHOLDER
 from infra.cfn import Json, get_att, ref, tag_list
 from infra.packaging import ArtifactSet
 from infra.settings import DeploySettings
 from infra.storage import BootstrapOutputs, DrOutputs
 from infra.suppressions import suppression_metadata
+from pipelines.asl import PLACEHOLDER
 from pipelines.registry import GLUE_JOBS, PIPELINES, REPO_ROOT, GlueJobSpec, PipelineSpec
 
 # Resource types whose `Tags` is a list of {Key, Value}; AWS::Glue::Job takes a map instead.

@@ -46,6 +46,7 @@ from jobs.tables import (
     lake_name,
     snapshot_summary,
 )
+from jobs.text_table import render_table
 
 JOB_NAME = "maintain_tables"
 REQUIRED_ARGS = ["run_date"]
@@ -367,24 +368,26 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
+def _report_row(table: dict[str, Any], dry: bool) -> tuple[str, ...]:
+    if table["error"]:
+        return (table["table"], "-", "-", f"FAILED: {table['error']}", "-", "-", "-")
+    retention = (f"{table['rows_deleted']:,} in {table['partitions_deleted']} partition(s) < "
+                 f"{table['retention_cutoff']}" if table["retention_cutoff"] else "kept (no retention)")
+    compaction = (f"{table['files_compacted']} file(s)" if dry else
+                  f"{table['files_compacted']} -> {table['files_written_by_compaction']} file(s)")
+    expiry = f"{table['snapshots_expired']}" + ("" if dry else f" ({table['files_deleted_by_expiry']} files)")
+    return (table["table"], f"{table['rows_before']:,}", f"{table['rows_after']:,}", retention, compaction, expiry,
+            str(len(table["orphan_files"])))
+
+
 def report_lines(report: dict[str, Any]) -> list[str]:
     """What `lakehouse maintain` prints: one line per table (`--json` prints the whole report)."""
     dry = report["dry_run"]
     lines = [f"maintenance {'plan (dry run: nothing changed)' if dry else 'run'} {report['run_id']} for "
              f"{report['run_date']} (clock {report['now']}, orphan grace {report['orphan_grace_hours']:g} h)",
-             f"  {'table':<30} {'rows':>10} {'after':>10}  {'retention: rows deleted':<38} "
-             f"{'compaction':<16} {'snapshots expired':<22} orphans"]
-    for table in report["maintained"]:
-        if table["error"]:
-            lines.append(f"  {table['table']:<30} FAILED: {table['error']}")
-            continue
-        retention = (f"{table['rows_deleted']:,} in {table['partitions_deleted']} partition(s) < "
-                     f"{table['retention_cutoff']}" if table["retention_cutoff"] else "kept (no retention)")
-        compaction = (f"{table['files_compacted']} file(s)" if dry else
-                      f"{table['files_compacted']} -> {table['files_written_by_compaction']} file(s)")
-        expiry = f"{table['snapshots_expired']}" + ("" if dry else f" ({table['files_deleted_by_expiry']} files)")
-        lines.append(f"  {table['table']:<30} {table['rows_before']:>10,} {table['rows_after']:>10,}  {retention:<38} "
-                     f"{compaction:<16} {expiry:<22} {len(table['orphan_files'])}")
+             *render_table(("table", "rows", "after", "retention: rows deleted", "compaction", "snapshots expired",
+                            "orphans"), [_report_row(table, dry) for table in report["maintained"]],
+                           right=("rows", "after", "orphans"), indent=2).splitlines()]
     lines.append(f"  ({report['duration_seconds']:.1f} s; --json for every file and setting)")
     return lines
 

@@ -10,7 +10,8 @@ Dates run oldest first. Pipelines whose dates depend on earlier ones (ingestion 
 against what earlier dates published; training deploys) run one date at a time and stop at the
 first failure, the later dates reported NOT RUN. Pipelines with independent dates
 (`PipelineSpec.independent_dates`) run up to `--parallel N` dates at once and carry on past a
-failed date. A progress bar goes to stderr and a final table of dates and statuses to stdout.
+failed date. A progress bar goes to stderr (only when it is a terminal) and a final table of dates
+and statuses to stdout.
 
 Targets: `LocalTarget` runs the checked-in definitions on the local engine and reads succeeded
 runs from the lake's manifests; `AwsTarget` starts real executions through boto3 on a deployed
@@ -23,6 +24,7 @@ import json
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -31,7 +33,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from jobs.text_table import render_table
 from pipelines.local_run import execution_input
+from pipelines.polling import wait_until
 from pipelines.registry import PIPELINES, max_concurrent_job_runs
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -101,8 +105,6 @@ class LocalTarget:
 
     @contextmanager
     def session(self, pipeline: str, workers: int) -> Iterator[RunOne]:
-        from tqdm import tqdm
-
         from pipelines.local_run import local_pipelines
         from pipelines.summary import manifest_lines
 
@@ -112,7 +114,7 @@ class LocalTarget:
                 run = pipelines.run(pipeline, outcome.run_date, outcome.run_id)
                 outcome.status = run.status
                 if run.manifest:
-                    tqdm.write("\n".join(manifest_lines(run.manifest)), file=sys.stderr)
+                    print("\n".join(manifest_lines(run.manifest)), file=sys.stderr)  # above the progress bar
                 if run.status != "SUCCEEDED":
                     outcome.detail = (run.error_message or "")[:300]
                     outcome.detail += "".join(f" (alert: {alert})" for alert in run.alerts)
@@ -197,8 +199,9 @@ class AwsTarget:
                 arn = self.client.start_execution(
                     stateMachineArn=self.state_machine_arn, name=outcome.run_id,
                     input=json.dumps(execution_input(spec, outcome.run_date, outcome.run_id)))["executionArn"]
-            while (described := self.client.describe_execution(executionArn=arn))["status"] not in TERMINAL:
-                time.sleep(self.poll_seconds)
+            described = wait_until(lambda: self.client.describe_execution(executionArn=arn),
+                                   lambda execution: execution["status"] in TERMINAL, what=f"execution {arn}",
+                                   timeout_seconds=None, interval_seconds=self.poll_seconds)
             outcome.status = described["status"]
             if outcome.status != "SUCCEEDED":
                 outcome.detail = f"{described.get('error') or ''}: {described.get('cause') or ''}"[:300]
@@ -208,15 +211,42 @@ class AwsTarget:
 
 # -- the backfill --------------------------------------------------------------------------------------
 
-def render_table(outcomes: Sequence[DateOutcome]) -> str:
-    lines = [f"{'date':<12} {'status':<10} {'run id':<42} {'seconds':>8}  detail"]
-    lines += [f"{o.run_date.isoformat():<12} {o.status:<10} {o.run_id:<42} "
-              f"{(f'{o.seconds:.1f}' if o.seconds else ''):>8}  {o.detail}" for o in outcomes]
-    counts: dict[str, int] = {}
-    for outcome in outcomes:
-        counts[outcome.status] = counts.get(outcome.status, 0) + 1
-    lines.append(", ".join(f"{status} {count}" for status, count in sorted(counts.items())))
-    return "\n".join(lines)
+def outcomes_table(outcomes: Sequence[DateOutcome]) -> str:
+    """One row a date, then how many dates ended in each status (`SUCCEEDED 3, SKIPPED 1`)."""
+    rows = [(o.run_date.isoformat(), o.status, o.run_id, f"{o.seconds:.1f}" if o.seconds else "", o.detail)
+            for o in outcomes]
+    counts = Counter(o.status for o in outcomes)
+    return (render_table(("date", "status", "run id", "seconds", "detail"), rows, right=("seconds",)) + "\n"
+            + ", ".join(f"{status} {count}" for status, count in sorted(counts.items())))
+
+
+@contextmanager
+def progress_display(total: int, description: str) -> Iterator[Callable[[], None]]:
+    """A progress bar of dates on stderr, drawn only when stderr is a terminal (a log or a pipe gets
+    nothing); yields `tick()`, to call once a date has finished, from any thread. While it is drawn,
+    what the run prints to stdout/stderr appears above it."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    lock = threading.Lock()
+    with Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("dates"), TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+                  disable=not console.is_terminal) as progress:
+        task = progress.add_task(description, total=total)
+
+        def tick() -> None:
+            with lock:
+                progress.advance(task)
+
+        yield tick
 
 
 def _timed(run_one: RunOne, outcome: DateOutcome) -> DateOutcome:
@@ -263,25 +293,18 @@ def backfill(pipeline: str, lake_root: Path, dates: list[date], force: bool = Fa
     outcomes = target.plan(pipeline, dates, force, resume)
     todo = [o for o in outcomes if o.status == "PLANNED"]
     if dry_run or not todo:
-        print(render_table(outcomes), file=out)
+        print(outcomes_table(outcomes), file=out)
         return 0
     workers = max(1, parallel)
     if workers > 1 and not spec.independent_dates:
         print(f"{pipeline}: each date depends on the dates before it, so they run one at a time "
               f"(--parallel applies to pipelines with independent dates)", file=sys.stderr)
         workers = 1
-    from tqdm import tqdm
-
-    lock = threading.Lock()
-    with tqdm(total=len(todo), desc=f"{pipeline} backfill ({target.description})", unit="date", file=sys.stderr,
-              disable=None) as bar, target.session(pipeline, workers) as run_one:
-        def tick() -> None:
-            with lock:
-                bar.update(1)
-
+    with progress_display(len(todo), f"{pipeline} backfill ({target.description})") as tick, \
+            target.session(pipeline, workers) as run_one:
         if workers == 1:
             _run_in_order(todo, run_one, stop_on_failure=not spec.independent_dates, tick=tick)
         else:
             _run_concurrently(todo, run_one, workers, tick)
-    print(render_table(outcomes), file=out)
+    print(outcomes_table(outcomes), file=out)
     return 1 if any(o.status not in ("SUCCEEDED", "SKIPPED") for o in todo) else 0

@@ -111,7 +111,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from pipelines.summary import recent_manifests, status_line
+    from pipelines.summary import recent_manifests, status_table
 
     if args.metrics or args.plot:
         return _status_metrics(args)
@@ -122,8 +122,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         which = " ".join(filter(None, [status and "failed", args.pipeline])) or "recorded"
         print(f"no {which} runs under {LakeLayout.from_root(str(args.lake_root)).manifests_root()}")
         return 0
-    for manifest in manifests:
-        print(status_line(manifest))
+    print(status_table(manifests))
     return 0
 
 

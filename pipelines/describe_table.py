@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from jobs.tables import RUN_ID_PROPERTY
+from jobs.text_table import render_table
 from pipelines.lake_tables import utc_time
 
 SMALL_FILE_BYTES = 32 * 1024 * 1024  # a quarter of Iceberg's default 128 MiB target: a compaction candidate
@@ -139,9 +140,9 @@ def describe_lines(info: dict[str, Any], partitions_shown: int = 10) -> list[str
              f"  metadata:  {info['metadata_location']}",
              f"  schema:    version {current_schema['version']} of {len(info['schema_versions'])} "
              f"(schema id {current_schema['schema_id']}), {len(info['schema'])} columns"]
-    for field in info["schema"]:
-        lines.append(f"    {field['id']:>3}  {field['name']:<28} {field['type']:<14} "
-                     f"{'required' if field['required'] else 'optional'}")
+    lines.append(render_table(("id", "column", "type", "nulls"), [
+        (f["id"], f["name"], f["type"], "required" if f["required"] else "optional") for f in info["schema"]],
+        right=("id",), indent=4))
     lines.append("  schema versions:")
     for version in info["schema_versions"]:
         changes = ["created"] if version["version"] == 1 else []
@@ -162,9 +163,10 @@ def describe_lines(info: dict[str, Any], partitions_shown: int = 10) -> list[str
                  f"{_size(files['bytes'])}; {files['small_files']:,} under {_size(SMALL_FILE_BYTES)}, "
                  f"{files['partitions_with_several_files']:,} partition(s) with several files")
     busiest = sorted(files["by_partition"], key=lambda p: (-p["files"], p["partition"]))[:partitions_shown]
-    for partition in busiest:
-        lines.append(f"    {partition['partition']:<40} {partition['files']:>4} files  {partition['rows']:>10,} rows  "
-                     f"{_size(partition['bytes']):>10}")
+    if busiest:
+        lines.append(render_table(("partition", "files", "rows", "size"), [
+            (p["partition"], p["files"], f"{p['rows']:,}", _size(p["bytes"])) for p in busiest],
+            right=("files", "rows", "size"), indent=4))
     if len(files["by_partition"]) > partitions_shown:
         lines.append(f"    ... {len(files['by_partition']) - partitions_shown} more partition(s) (--json lists all)")
     return lines

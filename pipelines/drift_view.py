@@ -12,6 +12,7 @@ from typing import Any
 from jobs.drift.settings import VERDICTS, worst
 from jobs.feature_drift import DEFAULT_SOURCE, TABLE
 from jobs.lake import LakeLayout
+from jobs.text_table import render_table
 from pipelines.lake_tables import open_local, to_pandas
 
 
@@ -48,11 +49,10 @@ def drift_lines(lake_root: Path, day: date, rows: list[dict[str, Any]], source: 
     verdict = worst([r["verdict"] for r in rows if r["kind"] != "score"])
     lines = [f"feature drift {day} ({source}) against model {rows[0]['model_version']}'s training baseline: "
              f"{verdict}",
-             f"  {'feature':<24} {'kind':<12} {'psi':>8}  {'verdict':<8} {'null rate':>19} {'mean':>23}"]
-    for r in rows:
-        nulls = f"{_number(r['baseline_null_rate'], '.1%')} -> {_number(r['null_rate'], '.1%')}"
-        means = f"{_number(r['baseline_mean'], '.4g')} -> {_number(r['mean'], '.4g')}"
-        lines.append(f"  {r['feature']:<24} {r['kind']:<12} {r['psi']:>8.4f}  {r['verdict']:<8} {nulls:>19} "
-                     f"{means:>23}")
+             render_table(("feature", "kind", "psi", "verdict", "null rate", "mean"), [
+                 (r["feature"], r["kind"], f"{r['psi']:.4f}", r["verdict"],
+                  f"{_number(r['baseline_null_rate'], '.1%')} -> {_number(r['null_rate'], '.1%')}",
+                  f"{_number(r['baseline_mean'], '.4g')} -> {_number(r['mean'], '.4g')}") for r in rows],
+                 right=("psi", "null rate", "mean"), indent=2)]
     lines.append(f"report: {LakeLayout.from_root(str(lake_root)).drift_report(day, source)}")
     return lines

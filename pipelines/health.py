@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs import run_metrics as rm
+from jobs.text_table import render_table
 
 COLUMNS = ("run", "status", "bronze_in", "silver_out", "quarantined", "quarantined_%", "duplicates", "gold_out",
            "gates_failed", "seconds")
@@ -72,10 +73,7 @@ def table(runs: Sequence[RunHealth]) -> str:
                 "-" if percent is None else f"{percent:.1f}", str(run.duplicates), str(run.gold_out),
                 str(run.gates_failed), "-" if run.seconds is None else f"{run.seconds:.1f}"]
 
-    rows = [list(COLUMNS), *(cells(run) for run in runs)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    return "\n".join("  ".join(cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i])
-                               for i, cell in enumerate(row)).rstrip() for row in rows)
+    return render_table(COLUMNS, [cells(run) for run in runs], right=COLUMNS[2:])
 
 
 def plot(runs: Sequence[RunHealth], path: str | Path) -> Path:

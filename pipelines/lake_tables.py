@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any
 from jobs.lake import LakeLayout
 from jobs.storage import list_files, read_json
 from jobs.tables import LAYERS, RUN_ID_PROPERTY, lake_name, name_in_catalog
+from jobs.text_table import render_table
 
 
 class RollbackRefused(RuntimeError):
@@ -136,14 +137,12 @@ def history(table: Any) -> list[dict[str, Any]]:
 
 
 def history_lines(table_name: str, rows: Sequence[dict[str, Any]]) -> list[str]:
-    lines = [f"{table_name}: {len(rows)} snapshot(s), oldest first",
-             f"  {'committed (UTC)':<19}  {'snapshot':>20}  {'state':<11}  {'operation':<9}  {'+rows':>9}  "
-             f"{'-rows':>9}  {'total':>9}  run"]
-    for row in rows:
-        lines.append(f"  {row['committed_at']:<19}  {row['snapshot_id']:>20}  {row['state']:<11}  "
-                     f"{row['operation']:<9}  {row['rows_added']:>9,}  {row['rows_removed']:>9,}  "
-                     f"{row['total_rows']:>9,}  {row['run_id']}")
-    return lines
+    table = render_table(
+        ("committed (UTC)", "snapshot", "state", "operation", "+rows", "-rows", "total", "run"),
+        [(r["committed_at"], r["snapshot_id"], r["state"], r["operation"], f"{r['rows_added']:,}",
+          f"{r['rows_removed']:,}", f"{r['total_rows']:,}", r["run_id"]) for r in rows],
+        right=("snapshot", "+rows", "-rows", "total"), indent=2)
+    return [f"{table_name}: {len(rows)} snapshot(s), oldest first", *table.splitlines()]
 
 
 # --- rollback -------------------------------------------------------------------------------------
@@ -277,12 +276,12 @@ def duckdb_scan(lake: LakeTables, table: str) -> str:
     return f"iceberg_scan('{location.replace('file://', '').replace('file:', '')}')"
 
 
-def table_lines(lake: LakeTables) -> Iterator[str]:
-    """One line per table: data files and rows of the current snapshot (from its summary, no data read)."""
+def tables_table(lake: LakeTables, indent: int = 0) -> str:
+    """One row per table: data files and rows of the current snapshot (from its summary, no data read)."""
+    rows = []
     for name in lake.names():
-        handle = lake.load(name)
-        snapshot = handle.current_snapshot()
+        snapshot = lake.load(name).current_snapshot()
         summary = snapshot.summary.additional_properties if snapshot and snapshot.summary else {}
-        yield (f"    {name:<34} {int(summary.get('total-data-files', 0)):>5} files  "
-               f"{int(summary.get('total-records', 0)):>10,} rows  "
-               f"snapshot {snapshot.snapshot_id if snapshot else '-'} ({summary.get(RUN_ID_PROPERTY, '-')})")
+        rows.append((name, int(summary.get("total-data-files", 0)), f"{int(summary.get('total-records', 0)):,}",
+                     snapshot.snapshot_id if snapshot else "-", summary.get(RUN_ID_PROPERTY, "-")))
+    return render_table(("table", "files", "rows", "snapshot", "run"), rows, right=("files", "rows"), indent=indent)

@@ -9,6 +9,7 @@ from typing import Any
 
 from jobs.lake import LakeLayout
 from jobs.storage import list_files, list_subdirs, read_json
+from jobs.text_table import render_table
 
 
 def _count_lines(path: str) -> int:
@@ -21,18 +22,22 @@ def layer_summary(lake_root: Path) -> list[str]:
     layout = LakeLayout.from_root(str(lake_root))
     lines = [f"Lake at {Path(lake_root).resolve()}"]
     lines.append(f"  bronze      {layout.bronze}")
+    bronze = []
     for dataset in list_subdirs(layout.bronze):
         files = list_files(layout.bronze_dataset(dataset))
         ingests = len(list_subdirs(layout.bronze_dataset(dataset)))
         # Lines of the plain files (a CSV header is not a record); compressed files are not opened here.
         plain = [f for f in files if f.endswith((".csv", ".jsonl", ".json", ".ndjson"))]
         records = sum(_count_lines(f) for f in plain) - sum(1 for f in plain if f.endswith(".csv"))
-        lines.append(f"    {dataset:<24} {ingests:>3} ingest dates  {len(files):>4} files  {records:>10,} records")
+        bronze.append((dataset, ingests, len(files), f"{records:,}"))
+    if bronze:
+        lines += render_table(("dataset", "ingest dates", "files", "records"), bronze,
+                              right=("ingest dates", "files", "records"), indent=4).splitlines()
     lines.append(f"  tables      {layout.catalog}/iceberg.db (Iceberg catalog: silver, gold, quarantine)")
     try:
-        from pipelines.lake_tables import open_local, table_lines
+        from pipelines.lake_tables import open_local, tables_table
 
-        lines.extend(table_lines(open_local(lake_root)))
+        lines += tables_table(open_local(lake_root), indent=4).splitlines()
     except LookupError as missing:
         lines.append(f"    {missing}")
     lines.append("    `lakehouse history TABLE`: a table's snapshots; `lakehouse rollback --run RUN_ID`: undo a run")
@@ -107,12 +112,17 @@ def recent_manifests(lake_root: Path, limit: int = 20, pipeline: str | None = No
     return manifests[:limit]
 
 
-def status_line(manifest: dict[str, Any]) -> str:
-    """One line per run: when, which, how it ended, and what it did (see `run_outcome`)."""
-    error = f"  {str(manifest['error'])[:160]}" if manifest.get("error") else ""
-    return (f"{manifest.get('finished_at', '?'):<25} {manifest['pipeline']:<16} {manifest['run_date']}  "
-            f"{manifest['status']:<9} {took(manifest.get('duration_seconds')):>7}  {manifest['run_id']:<34} "
-            f"{run_outcome(manifest)}{error}")
+STATUS_COLUMNS = ("finished", "pipeline", "run date", "status", "took", "run id", "what it did")
+
+
+def status_table(manifests: list[dict[str, Any]]) -> str:
+    """One row per run: when, which, how it ended, and what it did (see `run_outcome`), then its error."""
+    def row(manifest: dict[str, Any]) -> tuple[str, ...]:
+        error = f"  {str(manifest['error'])[:160]}" if manifest.get("error") else ""
+        return (manifest.get("finished_at", "?"), manifest["pipeline"], manifest["run_date"], manifest["status"],
+                took(manifest.get("duration_seconds")), manifest["run_id"], f"{run_outcome(manifest)}{error}".strip())
+
+    return render_table(STATUS_COLUMNS, [row(m) for m in manifests], right=("took",))
 
 
 def took(seconds: float | None) -> str:

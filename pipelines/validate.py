@@ -25,17 +25,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pipelines import asl
+from pipelines.asl import Scope
 from pipelines.deploy_placeholders import DEPLOY_PLACEHOLDERS, DeployValues
 from pipelines.registry import GLUE_JOBS, PIPELINES, GlueJobSpec, PipelineSpec
 from pipelines.sagemaker_image import sklearn_image_uri
 
-PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
-GLUE_TASK = "arn:aws:states:::glue:startJobRun"
-SNS_PUBLISH = "arn:aws:states:::sns:publish"
 DEFINITION_LEVEL = "(definition)"
 
 RULES: dict[str, str] = {
@@ -78,49 +77,13 @@ class Problem:
         return f"{self.definition}: {where} breaks rule {self.rule}: {self.message}"
 
 
-@dataclass(frozen=True)
-class Scope:
-    """One `States` map: the top level, a Map's ItemProcessor/Iterator, or a Parallel branch."""
-
-    states: dict[str, Any]
-    enclosing: tuple[str, dict[str, Any], Scope] | None = None  # (state name, state, its scope)
-
-
-def scopes(states: dict[str, Any], enclosing: tuple[str, dict[str, Any], Scope] | None = None) -> Iterator[Scope]:
-    scope = Scope(states, enclosing)
-    yield scope
-    for name, state in states.items():
-        for key in ("ItemProcessor", "Iterator"):
-            if isinstance(state.get(key), dict):
-                yield from scopes(state[key].get("States", {}), (name, state, scope))
-        for branch in state.get("Branches", []) or []:
-            yield from scopes(branch.get("States", {}), (name, state, scope))
-
-
-def _targets(state: dict[str, Any]) -> Iterator[str]:
-    if isinstance(state.get("Next"), str):
-        yield state["Next"]
-    if isinstance(state.get("Default"), str):
-        yield state["Default"]
-    for catcher in state.get("Catch", []) or []:
-        if isinstance(catcher.get("Next"), str):
-            yield catcher["Next"]
-    for choice in state.get("Choices", []) or []:
-        if isinstance(choice.get("Next"), str):
-            yield choice["Next"]
-
-
-def _is_alert(state: dict[str, Any] | None) -> bool:
-    return bool(state) and state.get("Type") == "Task" and str(state.get("Resource", "")).startswith(SNS_PUBLISH)
-
-
 def leads_to_alert(states: dict[str, Any], name: str | None) -> bool:
     """The state publishes an SNS alert, or Pass states lead to one."""
     seen: set[str] = set()
     while name is not None and name not in seen:
         seen.add(name)
         state = states.get(name)
-        if _is_alert(state):
+        if asl.is_alert(state):
             return True
         if not state or state.get("Type") != "Pass":
             return False
@@ -136,22 +99,18 @@ def failure_path(scope: Scope) -> set[str]:
         if name in failure_path(parent):
             return set(scope.states)
     reached: set[str] = set()
-    frontier = [n for n, s in scope.states.items() if _is_alert(s)]
+    frontier = [n for n, s in scope.states.items() if asl.is_alert(s)]
     while frontier:
         name = frontier.pop()
-        for target in _targets(scope.states.get(name, {})):
+        for target in asl.transitions(scope.states.get(name, {})):
             if target not in reached:
                 reached.add(target)
                 frontier.append(target)
     return reached
 
 
-def _catch_all(state: dict[str, Any]) -> dict[str, Any] | None:
-    return next((c for c in state.get("Catch", []) or [] if "States.ALL" in (c.get("ErrorEquals") or [])), None)
-
-
 def check_retry(label: str, name: str, state: dict[str, Any]) -> list[Problem]:
-    retriers = state.get("Retry") or []
+    retriers = asl.retriers(state)
     if not retriers:
         return [Problem(label, name, "sync-task-retry", "the .sync task has no Retry")]
     problems = []
@@ -171,7 +130,7 @@ def check_retry(label: str, name: str, state: dict[str, Any]) -> list[Problem]:
 
 
 def check_catch(label: str, name: str, state: dict[str, Any], scope: Scope) -> list[Problem]:
-    catcher = _catch_all(state)
+    catcher = asl.catch_all(state)
     if catcher is not None:
         target = catcher.get("Next")
         if leads_to_alert(scope.states, target):
@@ -182,7 +141,7 @@ def check_catch(label: str, name: str, state: dict[str, Any], scope: Scope) -> l
                         f"its States.ALL Catch goes to {target!r}, which does not publish an SNS alert"
                         + ("" if name in failure_path(scope) else " (only a task on the failure path, after an "
                            "alert, may catch straight to a Fail state)"))]
-    if state.get("Catch"):
+    if asl.catchers(state):
         return [Problem(label, name, "sync-task-catch-alerts", "its Catch does not cover States.ALL")]
     if scope.enclosing is not None:
         parent_name, parent, parent_scope = scope.enclosing
@@ -196,26 +155,23 @@ def check_catch(label: str, name: str, state: dict[str, Any], scope: Scope) -> l
 
 def sync_task_problems(label: str, definition: dict[str, Any]) -> list[Problem]:
     problems = []
-    for scope in scopes(definition.get("States", {})):
+    for scope in asl.scopes(definition):
         for name, state in scope.states.items():
-            if state.get("Type") == "Task" and ".sync" in str(state.get("Resource", "")):
+            if asl.is_sync_task(state):
                 problems += check_retry(label, name, state)
                 problems += check_catch(label, name, state, scope)
     return problems
 
 
 def _states_using(definition: dict[str, Any], text: str) -> list[str]:
-    found = []
-    for scope in scopes(definition.get("States", {})):
-        found += [name for name, state in scope.states.items() if text in json.dumps(state)]
-    return found or [DEFINITION_LEVEL]
+    return asl.states_using(definition, text) or [DEFINITION_LEVEL]
 
 
 def registry_problems(label: str, definition: dict[str, Any], spec: PipelineSpec,
                       glue_jobs: Mapping[str, GlueJobSpec], deploy_placeholders: Mapping[str, str]) -> list[Problem]:
     problems = []
     known = set(spec.placeholders) | set(deploy_placeholders)
-    for placeholder in sorted(set(PLACEHOLDER.findall(json.dumps(definition))) - known):
+    for placeholder in sorted(asl.placeholders(definition) - known):
         for state in _states_using(definition, "${" + placeholder + "}"):
             problems.append(Problem(label, state, "known-placeholder",
                                     f"${{{placeholder}}} is neither a job placeholder of pipeline {spec.name!r} "
@@ -226,21 +182,18 @@ def registry_problems(label: str, definition: dict[str, Any], spec: PipelineSpec
                 problems.append(Problem(label, state, "known-glue-job",
                                         f"${{{placeholder}}} maps to {job!r}, which is not a registered Glue job of "
                                         f"pipeline {spec.name!r}"))
-    for scope in scopes(definition.get("States", {})):
-        for name, state in scope.states.items():
-            if state.get("Type") == "Task" and str(state.get("Resource", "")).startswith(GLUE_TASK):
-                job_name = str((state.get("Parameters") or {}).get("JobName", ""))
-                match = PLACEHOLDER.fullmatch(job_name)
-                if match is None or match.group(1) not in spec.placeholders:
-                    problems.append(Problem(label, name, "known-glue-job",
-                                            f"JobName {job_name!r} is not a registry job placeholder of pipeline "
-                                            f"{spec.name!r}"))
+    for name, state in asl.glue_tasks(definition).items():
+        job_name = str(asl.task_parameters(state).get("JobName", ""))
+        if asl.placeholder_name(job_name) not in spec.placeholders:
+            problems.append(Problem(label, name, "known-glue-job",
+                                    f"JobName {job_name!r} is not a registry job placeholder of pipeline "
+                                    f"{spec.name!r}"))
     return problems
 
 
 def rendered(text: str, spec: PipelineSpec) -> str:
     values = {**SAMPLE_DEPLOY_VALUES, **{p: f"lakehouse-dev-{job}" for p, job in spec.placeholders.items()}}
-    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), f"unknown-{m.group(1)}"), text)
+    return asl.substitute(text, lambda name: values.get(name, f"unknown-{name}"))
 
 
 def statelint_problems(label: str, text: str) -> list[Problem]:
@@ -261,10 +214,7 @@ def _state_named_in(message: str, text: str) -> str:
         return next(g for g in named.groups() if g)
     resource = re.search(r"arn:aws:states:::[A-Za-z0-9:._-]+", message)
     if resource:
-        for scope in scopes(json.loads(text).get("States", {})):
-            for name, state in scope.states.items():
-                if state.get("Resource") == resource.group(0).rstrip(":."):
-                    return name
+        return asl.state_with_resource(json.loads(text), resource.group(0).rstrip(":.")) or DEFINITION_LEVEL
     return DEFINITION_LEVEL
 
 

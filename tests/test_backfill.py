@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from jobs.lake import LakeLayout
 from jobs.scoring_input import FILE_NAME, scoring_partition
 from jobs.storage import write_json
 from pipelines import cli
-from pipelines.backfill import LocalTarget, backfill
+from pipelines.backfill import LocalTarget, backfill, progress_display
 from pipelines.local_run import local_pipelines
 from pipelines.registry import glue_job_for_name
 from tests.test_batch_inference import deploy
@@ -87,9 +88,12 @@ def quick_target(lake_root: Path, jobs: QuickJobs) -> LocalTarget:
 
 
 def table_rows(text: str) -> dict[str, tuple[str, str]]:
-    """date -> (status, run id) from the printed table's fixed-width columns."""
-    return {line[:12].strip(): (line[13:23].strip(), line[24:66].strip())
-            for line in text.splitlines()[1:] if line[:4].isdigit()}
+    """date -> (status, run id) from the printed table, its columns where the header puts them."""
+    lines = text.splitlines()
+    header = next(line for line in lines if line.startswith("date"))
+    status, run_id, seconds = header.index("status"), header.index("run id"), header.index("seconds")
+    return {line[:status].strip(): (line[status:run_id].strip(), line[run_id:seconds].strip())
+            for line in lines if line[:4].isdigit()}
 
 
 def run_backfill(lake_root: Path, jobs: QuickJobs, dates: list[date] = DATES, pipeline: str = "ingestion",
@@ -194,3 +198,19 @@ def test_the_cli_prints_the_plan_for_a_dry_run(tmp_path: Path, capsys: pytest.Ca
     assert table_rows(out) == {"2024-01-01": ("PLANNED", "ingestion-2024-01-01"),
                                "2024-01-02": ("PLANNED", "ingestion-2024-01-02")}
     assert out.splitlines()[-1] == "PLANNED 2"
+
+
+def test_the_progress_bar_is_drawn_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    with progress_display(2, "ingestion backfill") as tick:
+        tick()
+        tick()
+    assert capsys.readouterr().err == ""  # a log or a pipe gets no bar
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich's switch: treat stderr as a terminal
+    monkeypatch.setenv("NO_COLOR", "1")
+    with progress_display(2, "ingestion backfill (lake [x])") as tick:
+        print("a date's summary", file=sys.stderr)
+        tick()
+        tick()
+    drawn = capsys.readouterr().err
+    assert "ingestion backfill (lake [x])" in drawn and "2/2 dates" in drawn and "a date's summary" in drawn

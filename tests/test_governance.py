@@ -205,7 +205,7 @@ def test_local_metrics_file_per_day_and_a_clear_error_on_a_bad_line(tmp_path: Pa
     assert (first["RunId"], second["RunId"]) == ("r1", "r2")
     [row, _] = health.load(ops)
     assert (row.bronze_in, row.quarantined, row.gold_out, row.gates_failed, row.seconds) == (10, 2, 5, 1, 42.5)
-    assert "20.0" in health.table([row]).splitlines()[1]  # quarantined %
+    assert "20.0" in health.table([row]).splitlines()[2]  # quarantined % (under the header and its rule)
     with open(path, "a", encoding="utf-8") as handle:
         handle.write("{not json\n")
     with pytest.raises(ValueError, match=r"2024-01-03\.jsonl:3: not a metrics line"):

@@ -19,6 +19,7 @@ import pytest
 from statelint.config import Config
 from statelint.linter import Linter
 
+from pipelines import asl
 from pipelines.local_engine import (
     PINNED_MOTO_VERSION,
     LocalStepFunctions,
@@ -31,8 +32,8 @@ from pipelines.local_engine import (
     require_moto_version,
 )
 from pipelines.local_engine.engine import ExecutionFailedError
-from pipelines.local_engine.substitutions import placeholders_in
 from pipelines.registry import PIPELINES
+from pipelines.validate import check_retry
 
 INGESTION = PIPELINES["ingestion"]
 JOB_NAMES = {placeholder: f"lakehouse-test-{job}" for placeholder, job in INGESTION.placeholders.items()}
@@ -362,7 +363,7 @@ def test_unknown_placeholders_are_an_error_naming_them() -> None:
     with pytest.raises(UnresolvedPlaceholderError, match=r"\$\{AlertTopicArn\}, \$\{SilverToGoldJobName\}"):
         render_definition(text, partial)
     rendered = render_definition(text, {**JOB_NAMES, "AlertTopicArn": "arn:aws:sns:us-east-1:1:t"})
-    assert placeholders_in(rendered) == set()
+    assert asl.placeholders(rendered) == set()
     assert f'"JobName": "{GOLD}"' in rendered
 
 
@@ -399,24 +400,15 @@ def test_version_guard_rejects_any_other_moto(monkeypatch: pytest.MonkeyPatch) -
 
 def test_ingestion_definition_is_lint_clean_and_matches_the_registry() -> None:
     text = INGESTION.definition_path.read_text()
-    assert placeholders_in(text) == set(INGESTION.placeholders) | {"AlertTopicArn"}
+    assert asl.placeholders(text) == set(INGESTION.placeholders) | {"AlertTopicArn"}
     rendered = render_definition(text, {**JOB_NAMES, "AlertTopicArn": "arn:aws:sns:us-east-1:123456789012:alerts"})
     assert Linter.validate(rendered, Config()) == []
 
-    states = json.loads(rendered)["States"]
-    glue_tasks = {
-        **{
-            name: state
-            for name, state in states.items()
-            if state.get("Resource", "").startswith("arn:aws:states:::glue")
-        },
-        **states["PromoteDatasets"]["ItemProcessor"]["States"]["PromoteWave"]["ItemProcessor"]["States"],
-    }
+    glue_tasks = asl.glue_tasks(json.loads(rendered))
     assert set(glue_tasks) == {"BronzeToSilver", "SilverToGold", "MaterializeFeatures", "FinalizeRun", "RecordFailure"}
     for name, task in glue_tasks.items():
-        retriers = {tuple(retrier["ErrorEquals"]): retrier for retrier in task["Retry"]}
-        assert retriers[("States.TaskFailed",)]["MaxAttempts"] == 1, name
-        assert all(r["BackoffRate"] == 2.0 and r["JitterStrategy"] == "FULL" for r in task["Retry"]), name
+        assert asl.retrier_for(task, "States.TaskFailed")["MaxAttempts"] == 1, name
+        assert check_retry(INGESTION.definition_file, name, task) == [], name  # the validator's backoff rule
         assert all(isinstance(value, str) for value in task["Parameters"]["Arguments"].values()), name
 
 

@@ -32,6 +32,7 @@ from pipelines.local_engine.moto_seam import (
     applied,
     pinned_moto_version,
 )
+from pipelines.polling import wait_until
 from pipelines.registry import REPO_ROOT
 
 REGION = "us-east-1"
@@ -87,15 +88,16 @@ def _execute(definition: dict, execution_input: dict | None = None) -> tuple[dic
                                    roleArn=ROLE)["stateMachineArn"]
     started = time.monotonic()
     execution = sfn.start_execution(stateMachineArn=arn, name="probe", input=json.dumps(execution_input or {}))
-    for _ in range(1000):
+
+    def describe() -> dict:
         try:
-            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            return sfn.describe_execution(executionArn=execution["executionArn"])
         except TypeError as exc:  # moto itself cannot serialise the execution
-            return {"status": "UNDESCRIBABLE", "cause": str(exc)}, time.monotonic() - started
-        if described["status"] != "RUNNING":
-            return described, time.monotonic() - started
-        time.sleep(0.01)
-    raise AssertionError("the probe execution did not finish")
+            return {"status": "UNDESCRIBABLE", "cause": str(exc)}
+
+    described = wait_until(describe, lambda d: d["status"] != "RUNNING", what="the probe execution",
+                           timeout_seconds=10, interval_seconds=0.01, describe=lambda d: d["status"])
+    return described, time.monotonic() - started
 
 
 def _glue_job() -> None:

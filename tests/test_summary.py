@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 
 from pipelines import cli
-from pipelines.summary import manifest_lines, status_line, took
+from pipelines.summary import manifest_lines, status_table, took
+
+
+def status_line(manifest: dict) -> str:
+    """The run's row of the status table (under its header and rule)."""
+    [header, _rule, row] = status_table([manifest]).splitlines()
+    assert header.split()[:4] == ["finished", "pipeline", "run", "date"]
+    return row
+
 
 BASE = {"finished_at": "2024-01-04T01:00:00+00:00", "run_date": "2024-01-03", "status": "SUCCEEDED",
         "error": None, "totals": {"bronze_rows": 0, "silver_rows": 0, "quarantined_rows": 0, "duplicate_rows": 0}}
@@ -57,7 +65,7 @@ def test_a_line_shows_how_long_the_run_took_when_the_manifest_knows():
     manifest = {**BASE, "pipeline": "ingestion", "run_id": "ingestion-2024-01-03", "datasets": {"x": {}},
                 "duration_seconds": 725.4}
     assert "SUCCEEDED  12m05s  ingestion-2024-01-03" in status_line(manifest)
-    assert "SUCCEEDED" + " " * 10 + "ingestion-2024-01-03" in status_line({**manifest, "duration_seconds": None})
+    assert "SUCCEEDED" + " " * 8 + "ingestion-2024-01-03" in status_line({**manifest, "duration_seconds": None})
     assert [took(s) for s in (None, 0.4, 59.6, 61, 3600, 7385)] == ["", "0s", "1m00s", "1m01s", "1h00m", "2h03m"]
 
 
@@ -83,7 +91,7 @@ def test_status_lists_the_newest_runs_first_and_filters_by_pipeline_and_failure(
 
     def status(*flags: str) -> list[str]:
         assert cli.main(["status", "--lake-root", str(tmp_path), *flags]) == 0
-        return [line.split()[4] for line in capsys.readouterr().out.strip().splitlines()]  # the run ids
+        return [line.split()[4] for line in capsys.readouterr().out.strip().splitlines()[2:]]  # the run ids
 
     assert status() == ["training-2024-01-07", "ingestion-2024-01-02-attempt-2", "ingestion-2024-01-02"]
     assert status("--limit", "1") == ["training-2024-01-07"]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pipelines import cli
+from pipelines import asl, cli
 from pipelines.registry import GLUE_JOBS, PIPELINES, PipelineSpec
 from pipelines.validate import Problem, validate_definition, validate_pipelines
 
@@ -120,10 +120,10 @@ def test_on_the_failure_path_a_catch_may_go_straight_to_fail() -> None:
 
 
 def test_a_task_inside_a_map_is_covered_by_the_maps_catch() -> None:
-    waves = json.loads(INGESTION.definition_path.read_text())["States"]["PromoteDatasets"]["ItemProcessor"]
-    inner = waves["States"]["PromoteWave"]["ItemProcessor"]  # a Map in a Map: the outer one catches
-    assert "Catch" not in waves["States"]["PromoteWave"]
-    assert "Catch" not in inner["States"]["BronzeToSilver"]
+    definition = json.loads(INGESTION.definition_path.read_text())
+    # a Map (PromoteWave) in a Map (PromoteDatasets): the outer one catches
+    assert asl.catchers(asl.find_state(definition, "PromoteWave")) == []
+    assert asl.catchers(asl.find_state(definition, "BronzeToSilver")) == []
     assert problems_after(INGESTION, lambda d: None) == []
     [message] = messages_after(INGESTION, lambda d: d["States"]["PromoteDatasets"].pop("Catch"))
     assert "state 'BronzeToSilver' breaks rule sync-task-catch-alerts" in message
@@ -171,7 +171,7 @@ def test_a_waves_datasets_run_at_once_within_what_the_glue_job_allows() -> None:
     """PromoteWave's MaxConcurrency and bronze_to_silver's MaxConcurrentRuns are one decision."""
     from pipelines.registry import GLUE_JOBS
 
-    waves = json.loads(INGESTION.definition_path.read_text())["States"]["PromoteDatasets"]
-    assert waves["MaxConcurrency"] == 1  # one wave after the other
-    wave = waves["ItemProcessor"]["States"]["PromoteWave"]
+    definition = json.loads(INGESTION.definition_path.read_text())
+    assert asl.find_state(definition, "PromoteDatasets")["MaxConcurrency"] == 1  # one wave after the other
+    wave = asl.find_state(definition, "PromoteWave")
     assert wave["MaxConcurrency"] == GLUE_JOBS["bronze_to_silver"].max_concurrent_runs > 1

@@ -7,9 +7,11 @@ from typing import Any
 
 from jobs.lake import LakeLayout
 from jobs.quality import store
+from jobs.text_table import render_table
 
 COLUMNS = ("layer", "suite", "run id", "status", "evaluated", "unsuccessful", "fail", "warn",
            "quarantined rows", "skipped", "failing expectations")
+NUMBERS = ("evaluated", "unsuccessful", "fail", "warn", "quarantined rows", "skipped")
 MAX_LIST_CHARS = 80
 
 
@@ -37,14 +39,6 @@ def result_row(document: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
-def render_table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(COLUMNS[i]), *(len(r[i]) for r in rows)) for i in range(len(COLUMNS))]
-    line = "  ".join("-" * w for w in widths)
-    out = ["  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True)), line]
-    out += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    return "\n".join(out)
-
-
 def quality_table(lake_root: Path, run_date: str, ops_root: str | None = None) -> str:
     """Every stored validation result of `run_date` (all layers and suites) as a text table."""
     ops = ops_root or LakeLayout.from_root(str(lake_root)).ops
@@ -52,4 +46,4 @@ def quality_table(lake_root: Path, run_date: str, ops_root: str | None = None) -
     if not documents:
         return f"no quality results stored for run date {run_date} under {store.results_root(ops)}"
     header = f"quality results for run date {run_date} ({len(documents)} validation(s))"
-    return header + "\n" + render_table([result_row(d) for d in documents])
+    return header + "\n" + render_table(COLUMNS, [result_row(d) for d in documents], right=NUMBERS)

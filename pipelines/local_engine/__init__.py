@@ -5,6 +5,7 @@ Importing this package checks that moto is exactly the version pyproject.toml pi
 is listed in `moto_registry` and applied only while its context is active.
 """
 
+from pipelines.asl import UnresolvedPlaceholderError, render_definition
 from pipelines.local_engine.engine import ExecutionFailedError, ExecutionResult, LocalStepFunctions
 from pipelines.local_engine.glue_runs import GlueRun, GlueRunner, TransientGlueError
 from pipelines.local_engine.history import render_history
@@ -15,7 +16,6 @@ from pipelines.local_engine.moto_seam import (
 )
 from pipelines.local_engine.sagemaker_jobs import LocalSageMaker, SageMakerRun
 from pipelines.local_engine.sagemaker_paths import LocalS3, UnmappedS3UriError
-from pipelines.local_engine.substitutions import UnresolvedPlaceholderError, render_definition
 
 __all__ = [
     "PINNED_MOTO_VERSION",

@@ -21,6 +21,7 @@ import boto3
 from moto import mock_aws
 from moto.glue.models import FakeJob, FakeJobRun
 
+from pipelines.asl import definition_text, glue_job_names, render_definition
 from pipelines.deploy_placeholders import DeployValues
 from pipelines.local_engine.alerts import alert_record, write_alert
 from pipelines.local_engine.glue_runs import GlueRun, GlueRunner, settle_job_run
@@ -28,7 +29,7 @@ from pipelines.local_engine.history import json_safe_event, render_history
 from pipelines.local_engine.moto_patches import InterpreterHooks, patched_interpreter
 from pipelines.local_engine.sagemaker_jobs import LocalSageMaker, SageMakerRun
 from pipelines.local_engine.sagemaker_patches import LocalObject, SageMakerHooks, patched_sagemaker
-from pipelines.local_engine.substitutions import definition_text, glue_job_names, render_definition
+from pipelines.polling import WaitTimeout, wait_until
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 TERMINAL_STATUSES = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -343,7 +344,7 @@ class LocalStepFunctions:
         execution_arn = sfn.start_execution(
             stateMachineArn=state_machine_arn, name=execution_name, input=json.dumps(execution_input)
         )["executionArn"]
-        described = self._wait_for_end(sfn, execution_arn, started)
+        described = self._wait_for_end(sfn, execution_arn)
         elapsed = time.monotonic() - started
         history = [
             json_safe_event(event)
@@ -365,21 +366,19 @@ class LocalStepFunctions:
             sagemaker_runs=self.sagemaker_runs[first_sagemaker:],
         )
 
-    def _wait_for_end(self, sfn: Any, execution_arn: str, started: float) -> dict[str, Any]:
-        poll_seconds = _FIRST_POLL_SECONDS
-        while True:
-            described = sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] in TERMINAL_STATUSES:
-                return described
-            if time.monotonic() - started > self.execution_timeout_seconds:
-                sfn.stop_execution(executionArn=execution_arn, error="LocalEngine.Timeout")
-                events = sfn.get_execution_history(executionArn=execution_arn)["events"]
-                raise TimeoutError(
-                    f"{execution_arn} still RUNNING after {self.execution_timeout_seconds} s; stopped.\n"
-                    + render_history(json_safe_event(event) for event in events)
-                )
-            time.sleep(poll_seconds)  # moto runs the execution on its own thread
-            poll_seconds = min(poll_seconds * 2, _MAX_POLL_SECONDS)
+    def _wait_for_end(self, sfn: Any, execution_arn: str) -> dict[str, Any]:
+        try:
+            # moto runs the execution on its own thread; poll often at first, then back off
+            return wait_until(lambda: sfn.describe_execution(executionArn=execution_arn),
+                              lambda described: described["status"] in TERMINAL_STATUSES,
+                              what=f"execution {execution_arn}", timeout_seconds=self.execution_timeout_seconds,
+                              interval_seconds=_FIRST_POLL_SECONDS, backoff=2.0,
+                              max_interval_seconds=_MAX_POLL_SECONDS, describe=lambda described: described["status"])
+        except WaitTimeout as timeout:
+            sfn.stop_execution(executionArn=execution_arn, error="LocalEngine.Timeout")
+            events = sfn.get_execution_history(executionArn=execution_arn)["events"]
+            raise TimeoutError(f"{timeout}; stopped.\n"
+                               + render_history(json_safe_event(event) for event in events)) from None
 
     def _drain_alerts(self, execution_name: str, state_machine_name: str) -> list[Path]:
         sqs = self._client("sqs")

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from jobs.text_table import render_table
+
 
 @dataclass
 class DatasetDayReport:
@@ -58,13 +60,12 @@ class GenerationReport:
 
     def render(self) -> str:
         """A table for people: rows (and flaws) per dataset and ingest date."""
-        header = f"{'ingest_date':<12} {'dataset':<16} {'rows':>10}  flaws"
         drifted = f", drifted from {self.drift_from}" if self.drift_from else ""
         lines = [f"generated {self.days} day(s) from {self.start} into {self.lake_root} (seed {self.seed}"
-                 f"{', dirty' if self.dirty else ''}{drifted}) in {self.elapsed_seconds:.1f} s", header,
-                 "-" * len(header)]
-        for e in self.entries:
-            flaws = ", ".join(f"{name}={count}" for name, count in e.flaws.items()) or "-"
-            lines.append(f"{e.ingest_date.isoformat():<12} {e.dataset:<16} {e.rows_written:>10,}  {flaws}")
+                 f"{', dirty' if self.dirty else ''}{drifted}) in {self.elapsed_seconds:.1f} s",
+                 render_table(("ingest_date", "dataset", "rows", "flaws"), [
+                     (e.ingest_date.isoformat(), e.dataset, f"{e.rows_written:,}",
+                      ", ".join(f"{name}={count}" for name, count in e.flaws.items()) or "-") for e in self.entries],
+                     right=("rows",))]
         lines.append(f"fraud-labelled transactions: {self.fraud_rows:,}; labels under {self.lake_root / '_labels'}")
         return "\n".join(lines)

@@ -16,6 +16,8 @@ something failed: GE re-runs the failed expectations for counts (and a sample of
 
 from __future__ import annotations
 
+import threading
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +44,11 @@ from jobs.quality.schema_check import SchemaIssue, check_schema
 from jobs.quality.suites import FAIL, QUARANTINE, WARN, QualitySuite, SuiteExpectation, load_suite
 
 DEFAULT_SAMPLE_SIZE = 5
+# Query expectations read temporary views, which are named per session, not per gate: the context's
+# (e.g. `known_customer_ids`) and GE's own `tmp_view` for the batch. Two gates validating at once in
+# one session (parallel backfill dates run locally) would read each other's batch, so gates with
+# query expectations take turns; the others still run side by side.
+_session_views = threading.Lock()
 MAX_MESSAGE_CHARS = 4000  # a Step Functions error cause is capped; keep the alert readable
 
 
@@ -245,25 +252,27 @@ def run_quality_gate(spark: SparkSession, df: DataFrame, *, suite: str, layer: s
     if persist and not df.is_cached:
         pinned = PinnedFrames(small_batch)
         df = pinned.pin(df)
-    views = _register_views(context)
-    try:
-        parameters = runtime_parameters(run_date, quality_suite.derived_parameters, context, now)
-        runnable, skipped = quality_suite.runnable(set(parameters) | set(views))
-        asset = f"{layer}_{quality_suite.dataset}"
-        outcome = _validate(df, quality_suite, runnable, asset, parameters, sample_size, pii_columns)
-        failed = schema_fail + outcome.failed
-        warnings = schema_warn + outcome.warnings
-        to_route = [e for e, _ in outcome.routed]
-        checks = row_checks(gx_runtime.metric_validator(df, asset), to_route, parameters) if to_route else []
-        quarantined_rows, by_reason = 0, {}
-        if checks and not failed:
-            counts = count_routed(df, checks)
-            verify_against_gx(counts, {e.label: f.unexpected_count for e, f in outcome.routed})
-            quarantined_rows, by_reason = counts.quarantined_rows, counts.by_primary_reason
-        valid, quarantined = split_rows(df, checks, promoted_columns)
-    finally:
-        for name in views:
-            df.sparkSession.catalog.dropTempView(name)
+    uses_views = any(e.is_query for e in quality_suite.expectations)
+    with _session_views if uses_views else nullcontext():
+        views = _register_views(context)
+        try:
+            parameters = runtime_parameters(run_date, quality_suite.derived_parameters, context, now)
+            runnable, skipped = quality_suite.runnable(set(parameters) | set(views))
+            asset = f"{layer}_{quality_suite.dataset}"
+            outcome = _validate(df, quality_suite, runnable, asset, parameters, sample_size, pii_columns)
+            failed = schema_fail + outcome.failed
+            warnings = schema_warn + outcome.warnings
+            to_route = [e for e, _ in outcome.routed]
+            checks = row_checks(gx_runtime.metric_validator(df, asset), to_route, parameters) if to_route else []
+            quarantined_rows, by_reason = 0, {}
+            if checks and not failed:
+                counts = count_routed(df, checks)
+                verify_against_gx(counts, {e.label: f.unexpected_count for e, f in outcome.routed})
+                quarantined_rows, by_reason = counts.quarantined_rows, counts.by_primary_reason
+            valid, quarantined = split_rows(df, checks, promoted_columns)
+        finally:
+            for name in views:
+                df.sparkSession.catalog.dropTempView(name)
 
     stats = outcome.result.statistics
     summary = _summary(quality_suite, run_id, run_date, int(stats["evaluated_expectations"]),

@@ -33,7 +33,10 @@ from pipelines.polling import WaitTimeout, wait_until
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 TERMINAL_STATUSES = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
-_FIRST_POLL_SECONDS, _MAX_POLL_SECONDS = 0.005, 0.05
+# Each poll is a DescribeExecution through botocore and moto in this process, on the GIL the jobs'
+# driver code needs too: at 50 ms the poller used as much Python CPU as all job code of a demo day
+# (py-spy, docs/speed.md). Short executions still end within a few polls of 5, 10, 20... ms.
+_FIRST_POLL_SECONDS, _MAX_POLL_SECONDS = 0.005, 0.25
 
 # moto logs every failed state at ERROR with the whole parsed state tree; the same error and cause
 # are in the execution history (`ExecutionResult.render_history()`), so it is silenced while active.

@@ -5,8 +5,8 @@ year/month/day from the event time, with no typing, checks or deduplication. Two
 plain partitioned Parquet (the floor of the Parquet-folder job this project had before its tables
 were Iceberg), and the honest one for today's job, the same rows written as an Iceberg table (one
 commit into a fresh embedded catalog).
-The job is run with its quality gate (as it always runs) and without it (a benchmark-only keyword),
-alternated with the floor, and the phases of its fastest gated run (from its report's
+The job is run with its quality gate (as it always runs) and without it (its own steps minus the
+gate step, bench/ungated.py), alternated with the floor, and the phases of its fastest gated run (from its report's
 `phase_seconds`) say where the time beyond the floor goes.
 """
 
@@ -25,7 +25,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from bench.standalone import BENCH_DAY, run_standalone
-from jobs import bronze_to_silver
+from bench.ungated import run_bronze_to_silver
 from jobs.lake import LakeLayout
 
 TARGET_RATIO = 2.0
@@ -65,7 +65,7 @@ def promote_into(spark: SparkSession, bronze_lake: LakeLayout, root: Path, day: 
     args = {"dataset": "transactions", "run_date": day.isoformat(), "run_id": run_id,
             "bronze_root": bronze_lake.bronze, **{f"{layer}_root": str(root / layer)
                                                   for layer in ("silver", "gold", "quarantine", "ops", "catalog")}}
-    return bronze_to_silver.run(spark, args, quality_gate_enabled=gate)
+    return run_bronze_to_silver(spark, args, gate=gate)
 
 
 def bench_bronze_to_silver(spark: SparkSession, lake: Path, day: date, repeats: int = 2) -> dict[str, Any]:

@@ -7,38 +7,39 @@ with their reasons. Both commits are staged first (write-audit-publish): the aud
 counts reconcile on what was written (bronze_rows == silver_rows + quarantined_rows + duplicate_rows)
 and applies the quality gate's verdict; only then are they published. Silver is read at the snapshot
 the run started from, and the commits are validated against it, so concurrent runs cannot lose rows.
+
+`promote` is the list of the job's named steps, the phase clock around those that read or write data
+(`phase_seconds` in the report); the shell around it is jobs/job_shell.py. docs/jobs.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pyspark.sql import Column, DataFrame, Row, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.batch_cache import PinnedFrames, is_small_batch
+from jobs.batch_cache import is_small_batch
 from jobs.bronze import read_inspected
 from jobs.bronze_accounting import (
     alert_unreadable_files,
     files_report,
     inspect_bronze,
-    reason_token,
     record_counts,
     record_refusal_samples,
     refuse_unreadable_files,
     unreadable,
-    unreadable_file_rejects,
 )
 from jobs.bronze_decode import BYTE_OFFSET, SOURCE_ROW
+from jobs.bronze_files import BronzeFile
 from jobs.contracts import Contract, load_contract
 from jobs.environment import environment_of
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
+from jobs.job_shell import glue_main, run_job
 from jobs.phase_clock import PhaseClock
 from jobs.run_history import previous_promoted_rows
-from jobs.runtime import glue_entry_point
 from jobs.silver.conform import (
     EXTRA_COLUMNS,
     REASONS,
@@ -47,25 +48,11 @@ from jobs.silver.conform import (
     kept_extra_columns,
     with_kept_columns,
 )
-from jobs.silver.dedupe import (
-    EXISTING_PARTITIONS,
-    EXISTING_TIME,
-    PARTITION_COLUMNS,
-    SUPERSEDED,
-    VERSIONS,
-    contested_keys,
-    losing_rows,
-    match_window,
-    merge_partition_content,
-    replaced_versions,
-    versions_of_batch_keys,
-    with_partition_columns,
-)
-from jobs.storage import write_json
+from jobs.silver.dedupe import PARTITION_COLUMNS, merge_partition_content
+from jobs.silver.split import BatchSplit, SilverAsRead, add_unreadable_files, split_batch
 from jobs.tables import (
     LakeCatalog,
     StagedWrite,
-    TableRef,
     current_snapshot,
     ensure_table,
     lake_catalog,
@@ -73,7 +60,7 @@ from jobs.tables import (
     read_if_exists,
     stage_overwrite,
 )
-from jobs.wap import publish_all, refuse_if_failed, retry_on_conflict
+from jobs.wap import publish_all, refuse_if_failed
 
 if TYPE_CHECKING:
     from jobs.pii.keys import PiiKey
@@ -122,39 +109,6 @@ class Reconciliation:
 
 class SchemaDriftError(RuntimeError):
     pass
-
-
-REJECTED = "_rejected"
-ROW_ID = "_row_id"
-
-
-@dataclass
-class BatchSplit:
-    """Where a bronze batch's rows go: the rejected rows (with their reasons), the promotable winners,
-    and how many promotable rows were duplicates. All of it comes from one persisted frame."""
-
-    rejected: DataFrame
-    winners: DataFrame
-    valid_rows: int
-    in_batch_duplicates: int
-    superseded: int
-    quarantined_by_reason: dict[str | None, int]
-    # Partitions the publish may change: those of the promotable rows (a superset of the winners'),
-    # and those holding silver's older versions of the contested keys that win.
-    partitions: list[tuple[str, str, str]]
-    replaced_keys: DataFrame  # keys whose silver version the winners replace (see dedupe.replaced_versions)
-    pinned: PinnedFrames  # released when published
-    # Per bronze file: rows read, rows rejected at conform, rows deduplication drops.
-    read_by_file: dict[str, int] = field(default_factory=dict)
-    rejected_by_file: dict[str, int] = field(default_factory=dict)
-    duplicates_by_file: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def winner_rows(self) -> int:
-        return self.valid_rows - self.in_batch_duplicates - self.superseded
-
-    def release(self) -> None:
-        self.pinned.release()
 
 
 def pii_key(args: dict[str, Any]) -> PiiKey:
@@ -305,161 +259,6 @@ def refuse_new_columns(conformed: DataFrame, contract: Contract) -> None:
             f"policy is 'fail': {listing}. Add them to the contract or set drift.new_columns.")
 
 
-# Above this many promotable rows, silver's versions are matched to the batch by a shuffle join
-# instead of a broadcast of the batch's key hashes (8 bytes a row, held by the driver and each executor).
-BROADCAST_KEYS_MAX_ROWS = 20_000_000
-
-
-@dataclass(frozen=True)
-class SilverAsRead:
-    """The silver table as this run read it: every read of it goes through the same snapshot."""
-
-    spark: SparkSession
-    table: TableRef
-    snapshot: int | None
-
-    def partitions(self, partitions: list[tuple[str, str, str]] | None) -> DataFrame | None:
-        """Rows in `partitions` (None: all of silver); a filter on the partition columns, so Iceberg
-        plans only those partitions' files. None when the table has no snapshot yet."""
-        rows = read_if_exists(self.spark, self.table, self.snapshot) if self.snapshot is not None else None
-        if rows is None or partitions is None:
-            return rows
-        return rows.where(partition_predicate(PARTITION_COLUMNS, partitions)) if partitions else None
-
-
-def existing_versions(silver: SilverAsRead, contract: Contract,
-                      partitions: list[tuple[str, str, str]] | None) -> DataFrame | None:
-    """Key, event time and partition of the rows silver holds in `partitions` (None: all of silver)."""
-    existing = silver.partitions(partitions)
-    if existing is None:
-        return None
-    return existing.select(
-        *contract.key,
-        F.col(contract.event_time).alias(EXISTING_TIME),
-        *PARTITION_COLUMNS,
-    )
-
-
-@dataclass
-class BatchCounts:
-    by_reason: dict[str | None, int]
-    valid_rows: int
-    partitions: set[tuple[str, str, str]]
-    read_by_file: dict[str, int]
-    rejected_by_file: dict[str, int]
-
-
-def count_batch(batch: DataFrame) -> BatchCounts:
-    """One aggregate over the persisted batch: rejected rows per first reason, promotable rows, the
-    partitions the promotable rows fall in, and rows read and rejected per bronze file."""
-    reason = F.when(F.col(REJECTED), F.col(REASONS)[0]).alias("reason")
-    promotable_partition = [F.when(~F.col(REJECTED), F.col(p)).alias(p) for p in PARTITION_COLUMNS]
-    counted = BatchCounts({}, 0, set(), {}, {})
-    counts = batch.groupBy("_source_file", REJECTED, reason, *promotable_partition).agg(
-        F.count(F.lit(1)).alias("rows"))
-    for row in counts.collect():
-        source, rows = row["_source_file"], row["rows"]
-        counted.read_by_file[source] = counted.read_by_file.get(source, 0) + rows
-        if row[REJECTED]:
-            counted.by_reason[row["reason"]] = counted.by_reason.get(row["reason"], 0) + rows
-            counted.rejected_by_file[source] = counted.rejected_by_file.get(source, 0) + rows
-        else:
-            counted.valid_rows += rows
-            counted.partitions.add((row["year"], row["month"], row["day"]))
-    return counted
-
-
-def duplicate_totals(contested: DataFrame) -> Row:
-    """Over the contested keys: in-batch duplicates (all rows of a key but one), superseded keys (silver
-    holds a newer version), and the rows deduplication drops (`losers`: both kinds together)."""
-    superseded, versions = F.col(SUPERSEDED), F.col(VERSIONS)
-    return contested.agg(
-        F.coalesce(F.sum(versions - 1), F.lit(0)).alias("duplicates"),
-        F.count(F.when(superseded, True)).alias("superseded"),
-        F.coalesce(F.sum(F.when(superseded, versions).otherwise(versions - 1)), F.lit(0)).alias("losers"),
-    ).first()
-
-
-def split_batch(spark: SparkSession, conformed: DataFrame, contract: Contract, silver: SilverAsRead,
-                protect: Callable[[DataFrame], DataFrame] = lambda df: df,
-                small_batch: bool = False) -> BatchSplit:
-    """Split the conformed batch with ONE pass over the bronze files and no shuffle of the wide rows
-    beyond the keys that need a decision.
-
-    The conformed batch is persisted once, with a `_rejected` flag and a row id. Rejected rows (any
-    reason) are kept whole; promotable rows are deduplicated in the batch (latest per key) and
-    against silver, but only the contested keys (sent more than once, or already in silver: see
-    `dedupe.contested_keys`) are ranked, and the winners are the promotable rows minus the losing
-    row ids (none on a clean day: then the winners are a plain filter of the cache). One aggregate
-    gives the rejected rows per reason and the promotable rows; one over the contested keys (small,
-    persisted) gives the duplicates.
-    `protect` (the structured PII policies) is applied before the batch is persisted.
-    A `small_batch` is checkpointed locally instead of persisted (see jobs/batch_cache.py).
-    """
-    # Exact complements (a null reason list counts as rejected), so no row can fall between them.
-    rejected_flag = ~(F.coalesce(F.size(REASONS), F.lit(-1)) == 0)
-    quarantine_only = ("_raw_record", RECORD_KEY, EXTRA_COLUMNS, REASONS,
-                       *[c for c in (SOURCE_ROW, BYTE_OFFSET) if c in conformed.columns])
-    batch = conformed.select(
-        *[c for c in conformed.columns if c not in (EXTRA_COLUMNS, REASONS)],
-        # Null for promotable rows: an (empty) array per row would cost the cache more than the data.
-        F.when(rejected_flag, F.col(EXTRA_COLUMNS)).alias(EXTRA_COLUMNS),
-        F.when(rejected_flag, F.col(REASONS)).alias(REASONS),
-        rejected_flag.alias(REJECTED),
-    )
-    # A row id, fixed when the batch is persisted, names the few rows deduplication drops.
-    batch = protect(with_partition_columns(batch, contract.event_time)).withColumn(
-        ROW_ID, F.monotonically_increasing_id())
-    pinned = PinnedFrames(small_batch)
-    batch = pinned.pin(batch)
-    try:
-        counted = count_batch(batch)
-        by_reason, valid_rows, partitions = counted.by_reason, counted.valid_rows, counted.partitions
-        promotable = batch.where(~F.col(REJECTED)).drop(REJECTED, *quarantine_only)
-        versions = existing_versions(silver, contract,
-                                     match_window(partitions, contract.match_window_days))
-        if versions is not None and valid_rows <= BROADCAST_KEYS_MAX_ROWS:
-            versions = versions_of_batch_keys(versions, promotable, contract.key)
-        contested = pinned.pin(contested_keys(promotable.select(*contract.key, contract.event_time), versions,
-                                              contract.key, contract.event_time, contract.match_window_days))
-        totals = duplicate_totals(contested)
-        winners = promotable
-        if totals["losers"]:
-            content = [c for c in contract.column_names if c in promotable.columns]  # a PII policy may drop some
-            losers = losing_rows(promotable, contested, contract.key, contract.event_time, content, ROW_ID)
-            losers = pinned.pin(losers)
-            winners = promotable.join(losers, on=ROW_ID, how="left_anti")
-            duplicates_by_file = {row["_source_file"]: row["rows"] for row in losers.join(
-                promotable.select(ROW_ID, "_source_file"), on=ROW_ID).groupBy("_source_file").agg(
-                F.count(F.lit(1)).alias("rows")).collect()}
-        else:
-            duplicates_by_file = {}
-        winners = winners.drop(ROW_ID)
-        replaced = replaced_versions(contested, contract.key)
-        if versions is not None:
-            older = replaced.select(F.explode(EXISTING_PARTITIONS).alias("_p")).select("_p.*").distinct()
-            partitions |= {tuple(row) for row in older.collect()}
-    except Exception:
-        pinned.release()
-        raise
-    return BatchSplit(batch.where(F.col(REJECTED)), winners, valid_rows, int(totals["duplicates"]),
-                      int(totals["superseded"]), by_reason, sorted(partitions),
-                      replaced.select(*contract.key), pinned=pinned, read_by_file=counted.read_by_file,
-                      rejected_by_file=counted.rejected_by_file, duplicates_by_file=duplicates_by_file)
-
-
-def add_unreadable_files(spark: SparkSession, split: BatchSplit, entries: list) -> None:
-    """Files that could not be read at all join the rejected rows, one record each (see
-    jobs/bronze_accounting.py), before anything is counted or written."""
-    rejects = unreadable_file_rejects(spark, entries, REASONS, RECORD_KEY)
-    if rejects is None:
-        return
-    split.rejected = split.rejected.unionByName(rejects, allowMissingColumns=True)
-    for entry in unreadable(entries):
-        reason = reason_token(entry)
-        split.quarantined_by_reason[reason] = split.quarantined_by_reason.get(reason, 0) + 1
-
-
 SILVER_DESCRIPTION = "silver {name}: typed, deduplicated, PII-protected (lakehouse bronze_to_silver)"
 QUARANTINE_DESCRIPTION = "quarantine {name}: bronze records that could not be promoted, with reasons"
 
@@ -491,144 +290,280 @@ def stage_run(spark: SparkSession, catalog: LakeCatalog, contract: Contract, ctx
     return StagedRun(staged_silver, staged_quarantine)
 
 
-def run(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool = True) -> dict[str, Any]:
+def report_name(args: dict[str, Any]) -> str:
+    """One report per dataset: `bronze_to_silver-<dataset>.json`."""
+    return f"{JOB_NAME}-{args['dataset']}"
+
+
+def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     """Promote one ingest date; a run that loses a commit race to another run of the same tables is
     run again on the new snapshot (`jobs.wap.retry_on_conflict`). Returns the job report."""
-    return retry_on_conflict(lambda: promote(spark, args, quality_gate_enabled=quality_gate_enabled))
+    return run_job(JOB_NAME, args, lambda ctx: promote(spark, ctx, args), retry_on_conflict=True,
+                   report_name=report_name)
 
 
-def promote(spark: SparkSession, args: dict[str, Any], *, quality_gate_enabled: bool = True) -> dict[str, Any]:
-    """Promote one ingest date (see the module docstring); returns the job report.
-
-    `quality_gate_enabled=False` exists for benchmarking only (bench/quality_bench.py measures the
-    gate's overhead against this same job without it). It is a Python keyword, not a job argument:
-    no Glue or CLI invocation can reach it, and a report of such a run says the gate was skipped.
-    """
+def promote(spark: SparkSession, ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
+    """Promote one ingest date (see the module docstring): the batch prepared, gated, then published.
+    Returns the report's own fields; `phase_seconds` times each step that reads or writes data."""
     clock = PhaseClock()
-    ctx = JobContext.from_args(args)
+    batch = prepare_batch(spark, ctx, args, clock)
+    try:
+        with clock.phase("quality_gate"):
+            gate = gate_candidates(spark, batch)
+        return publish_batch(spark, batch, gate, clock)
+    finally:
+        batch.release()
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What one run promotes into, fixed when it starts: the dataset's contract, the tables, the silver
+    snapshot every read goes through, known customers (for the gate) and the run's timestamp."""
+
+    ctx: JobContext
+    args: dict[str, Any]
+    contract: Contract
+    catalog: LakeCatalog
+    silver: SilverAsRead
+    customers: DataFrame | None
+    processed_at: datetime
+
+
+@dataclass
+class BronzeRead:
+    """Every object of the ingest folder with its outcome (read, empty, skipped, quarantined whole),
+    and the records of the files that were read."""
+
+    entries: list[BronzeFile]
+    records: DataFrame
+
+
+@dataclass
+class Conformed:
+    """The typed batch with its reasons, and the new columns the drift policy keeps."""
+
+    rows: DataFrame
+    kept: list[str]
+
+
+@dataclass
+class PreparedBatch:
+    """A batch ready for the quality gate: split, PII-protected, in silver's shape (`candidates`).
+    Holds the split's cached frames until `release`."""
+
+    run: Promotion
+    entries: list[BronzeFile]
+    kept: list[str]
+    split: BatchSplit
+    refusals: list[str]
+    candidates: DataFrame
+    pii_report: dict[str, Any]
+
+    def release(self) -> None:
+        self.split.release()
+
+
+@dataclass
+class Tally:
+    """Where every bronze row went, with the quality gate's routing included."""
+
+    bronze_rows: int
+    silver_rows: int
+    quarantined_rows: int
+    duplicate_rows: int
+    quarantined_by_reason: dict[str | None, int]
+    gate_quarantined: int
+
+
+def start_promotion(spark: SparkSession, ctx: JobContext, args: dict[str, Any]) -> Promotion:
+    """Load the contract and read the current snapshots the run works from."""
     contract = load_contract(str(args["dataset"]))
-    layout = ctx.layout
-    catalog = lake_catalog(spark, layout, args)
+    catalog = lake_catalog(spark, ctx.layout, args)
     silver_ref = catalog.table("silver", contract.name)
     silver = SilverAsRead(spark, silver_ref, current_snapshot(spark, silver_ref))
-    customers_ref = catalog.table("silver", "customers")
-    customers = read_if_exists(spark, customers_ref) if contract.name != "customers" else None
-    processed_at = datetime.now(UTC).replace(tzinfo=None)
+    customers = (read_if_exists(spark, catalog.table("silver", "customers"))
+                 if contract.name != "customers" else None)
+    return Promotion(ctx, args, contract, catalog, silver, customers, datetime.now(UTC).replace(tzinfo=None))
 
-    # Every object of the date's folder gets an outcome (read, empty, skipped, quarantined whole); a
-    # file that cannot be read never fails the run unless the contract says so (bronze_accounting).
-    with clock.phase("inspect"):
-        entries = inspect_bronze(layout.bronze_ingest(contract.name, ctx.run_date), contract)
-        records = read_inspected(spark, entries, contract)
-    refuse_unreadable_files(entries, contract)
-    files = [e.path for e in entries if e.outcome == "read"]
-    small_batch = is_small_batch(sum(e.size for e in entries if e.outcome == "read"))
+
+def read_ingest_folder(spark: SparkSession, run: Promotion) -> BronzeRead:
+    """Every object of the date's folder gets an outcome; a file that cannot be read never fails the run
+    unless the contract says so (jobs/bronze_accounting.py)."""
+    entries = inspect_bronze(run.ctx.layout.bronze_ingest(run.contract.name, run.ctx.run_date), run.contract)
+    records = read_inspected(spark, entries, run.contract)
+    refuse_unreadable_files(entries, run.contract)
+    return BronzeRead(entries, records)
+
+
+def conform_bronze(records: DataFrame, contract: Contract) -> Conformed:
+    """Type and check the records against the contract, then apply its drift policy for new columns:
+    `keep` them, `fail` the run (before anything is published), or leave them out."""
     conformed = conform(records, contract)
     if contract.new_columns == "keep":
-        conformed = with_kept_columns(conformed, kept := kept_extra_columns(conformed, contract))
-    else:
-        kept = []
-    split: BatchSplit | None = None
-    gate: GateResult | None = None
+        kept = kept_extra_columns(conformed, contract)
+        return Conformed(with_kept_columns(conformed, kept), kept)
+    if contract.new_columns == "fail":
+        refuse_new_columns(conformed, contract)
+    return Conformed(conformed, [])
+
+
+def is_small_read(entries: list[BronzeFile]) -> bool:
+    """Whether the files read make a small batch (checkpointed, not persisted: jobs/batch_cache.py)."""
+    return is_small_batch(sum(e.size for e in entries if e.outcome == "read"))
+
+
+def split_bronze(spark: SparkSession, run: Promotion, conformed: Conformed, entries: list[BronzeFile],
+                 key: PiiKey) -> BatchSplit:
+    """One pass over the bronze files: rejected and promotable rows from the same persisted batch (see
+    `split_batch`), its structured PII protected; unreadable files join the rejected rows."""
+    split = split_batch(spark, conformed.rows, run.contract, run.silver,
+                        protect=lambda df: protect_structured(df, run.contract, key),
+                        small_batch=is_small_read(entries))
     try:
-        if contract.new_columns == "fail":
-            refuse_new_columns(conformed, contract)
-        # One pass over the bronze files: rejected and promotable rows come from the same persisted
-        # batch (see split_batch).
-        key = pii_key(args)
-        with clock.phase("split"):
-            split = split_batch(spark, conformed, contract, silver,
-                                protect=lambda df: protect_structured(df, contract, key), small_batch=small_batch)
         add_unreadable_files(spark, split, entries)
-        refusals = record_refusal_samples(entries, split.rejected, contract.name, REASONS, RECORD_KEY) \
-            if split.quarantined_by_reason else []
-        quarantined_by_reason = dict(sorted(split.quarantined_by_reason.items()))
-        quarantined_rows = sum(quarantined_by_reason.values())
-        bronze_rows = split.valid_rows + quarantined_rows
+    except BaseException:
+        split.release()
+        raise
+    return split
+
+
+def refusal_samples(entries: list[BronzeFile], split: BatchSplit, contract: Contract) -> list[str]:
+    """A few refused rows per file for the report and the log (no query when nothing was refused)."""
+    if not split.quarantined_by_reason:
+        return []
+    return record_refusal_samples(entries, split.rejected, contract.name, REASONS, RECORD_KEY)
+
+
+def silver_candidates(run: Promotion, split: BatchSplit, kept: list[str],
+                      key: PiiKey) -> tuple[DataFrame, dict[str, Any]]:
+    """The winners with their free text protected (Presidio) and lineage added, in silver's column
+    order: the rows the quality gate validates. Returns them and the PII report."""
+    protected, pii_report = protect_free_text(split.winners, run.contract, key, row_count=split.winner_rows)
+    candidates = add_lineage(protected, run.ctx, run.processed_at).select(
+        *silver_columns(run.contract, kept, protected))
+    return candidates, pii_report
+
+
+def prepare_batch(spark: SparkSession, ctx: JobContext, args: dict[str, Any], clock: PhaseClock) -> PreparedBatch:
+    """Read, conform, split and protect the date's bronze: everything before the quality gate."""
+    run = start_promotion(spark, ctx, args)
+    with clock.phase("inspect"):
+        bronze = read_ingest_folder(spark, run)
+    conformed = conform_bronze(bronze.records, run.contract)
+    key = pii_key(args)
+    with clock.phase("split"):
+        split = split_bronze(spark, run, conformed, bronze.entries, key)
+    try:
+        refusals = refusal_samples(bronze.entries, split, run.contract)
         with clock.phase("pii_discovery"):
-            protected, pii_report = protect_free_text(split.winners, contract, key, row_count=split.winner_rows)
-        candidates = add_lineage(protected, ctx, processed_at).select(*silver_columns(contract, kept, protected))
-        if quality_gate_enabled:
-            with clock.phase("quality_gate"):
-                gate = quality_gate(spark, candidates, contract, ctx, persist=runs_presidio(contract, pii_report),
-                                    customers=customers, small_batch=small_batch)
-            winners, quality = gate.valid, gate.summary
-        else:
-            winners, quality = candidates, {"status": "skipped", "detail": "run without the quality gate (benchmark)"}
-        gate_quarantined = int(quality.get("quarantined_rows", 0))
-        gate_by_file = {row["_source_file"]: row["rows"] for row in gate.quarantined.groupBy("_source_file").agg(
-            F.count(F.lit(1)).alias("rows")).collect()} if gate is not None and gate_quarantined else {}
-        record_counts(entries, split.read_by_file, split.rejected_by_file, split.duplicates_by_file, gate_by_file)
-        for reason, count in quality.get("quarantined_by_reason", {}).items():
-            quarantined_by_reason[reason] = quarantined_by_reason.get(reason, 0) + count
-        quarantined_rows += gate_quarantined
-        silver_rows = split.winner_rows - gate_quarantined
-        duplicate_rows = split.in_batch_duplicates + split.superseded
+            candidates, pii_report = silver_candidates(run, split, conformed.kept, key)
+    except BaseException:
+        split.release()
+        raise
+    return PreparedBatch(run, bronze.entries, conformed.kept, split, refusals, candidates, pii_report)
 
+
+def gate_candidates(spark: SparkSession, batch: PreparedBatch) -> GateResult:
+    """The dataset's silver suite on the candidates (see `quality_gate`)."""
+    return quality_gate(spark, batch.candidates, batch.run.contract, batch.run.ctx,
+                        persist=runs_presidio(batch.run.contract, batch.pii_report), customers=batch.run.customers,
+                        small_batch=is_small_read(batch.entries))
+
+
+def tally_rows(batch: PreparedBatch, gate: GateResult) -> Tally:
+    """Count where the rows went, and record the counts per bronze file on the batch's entries."""
+    split = batch.split
+    quality = gate.summary
+    gate_quarantined = int(quality.get("quarantined_rows", 0))
+    gate_by_file = {row["_source_file"]: row["rows"] for row in gate.quarantined.groupBy("_source_file").agg(
+        F.count(F.lit(1)).alias("rows")).collect()} if gate_quarantined else {}
+    record_counts(batch.entries, split.read_by_file, split.rejected_by_file, split.duplicates_by_file, gate_by_file)
+    by_reason = dict(sorted(split.quarantined_by_reason.items()))
+    split_quarantined = sum(by_reason.values())
+    for reason, count in quality.get("quarantined_by_reason", {}).items():
+        by_reason[reason] = by_reason.get(reason, 0) + count
+    return Tally(bronze_rows=split.valid_rows + split_quarantined,
+                 silver_rows=split.winner_rows - gate_quarantined,
+                 quarantined_rows=split_quarantined + gate_quarantined,
+                 duplicate_rows=split.in_batch_duplicates + split.superseded,
+                 quarantined_by_reason=dict(sorted(by_reason.items())),
+                 gate_quarantined=gate_quarantined)
+
+
+def write_silver(spark: SparkSession, batch: PreparedBatch, gate: GateResult, tally: Tally) -> dict[str, Any]:
+    """Stage silver (the affected partitions replaced) and quarantine (the ingest date replaced), audit
+    what was written (the counts reconcile, the gate's verdict), then publish both. Returns the
+    tables' snapshots."""
+    run, split = batch.run, batch.split
+    contract, ctx = run.contract, run.ctx
+    parts = split.partitions
+    content = gate.valid
+    existing_rows = run.silver.partitions(parts) if parts else None
+    if existing_rows is not None:
+        content = merge_partition_content(existing_rows, gate.valid, split.replaced_keys, contract.key)
+    quarantine = quarantine_rows(split.rejected, contract, ctx, run.processed_at)
+    if tally.gate_quarantined:
+        quarantine = quarantine.unionByName(gate_quarantine_rows(gate.quarantined, contract, ctx, run.processed_at))
+    staged = stage_run(spark, run.catalog, contract, ctx, run.silver, content, parts, quarantine.coalesce(1))
+    # The audit: reconcile on what was actually written, then the gate's verdict; only then publish.
+    written = Reconciliation(spark, contract.name, ctx, tally.bronze_rows, tally.quarantined_rows, run.processed_at)
+    written.check_quarantine(staged.quarantine)
+    written.check_silver(staged.silver, parts, tally.silver_rows, tally.duplicate_rows)
+    refuse_if_failed(gate, staged.silver)
+    return publish_all(spark, [staged.silver, staged.quarantine])
+
+
+def publish_batch(spark: SparkSession, batch: PreparedBatch, gate: GateResult, clock: PhaseClock) -> dict[str, Any]:
+    """Count, write and publish the gated batch (releasing the gate's cache); the report's own fields."""
+    try:
+        tally = tally_rows(batch, gate)
         with clock.phase("write"):
-            parts = split.partitions
-            content = winners
-            existing_rows = silver.partitions(parts) if parts else None
-            if existing_rows is not None:
-                content = merge_partition_content(existing_rows, winners, split.replaced_keys, contract.key)
-            quarantine = quarantine_rows(split.rejected, contract, ctx, processed_at)
-            if gate is not None:
-                quarantine = quarantine.unionByName(gate_quarantine_rows(gate.quarantined, contract, ctx, processed_at))
-            staged = stage_run(spark, catalog, contract, ctx, silver, content, parts, quarantine.coalesce(1))
-            # The audit: reconcile on what was actually written, then the gate's verdict; only then publish.
-            written = Reconciliation(spark, contract.name, ctx, bronze_rows, quarantined_rows, processed_at)
-            written.check_quarantine(staged.quarantine)
-            written.check_silver(staged.silver, parts, silver_rows, duplicate_rows)
-            refuse_if_failed(gate, staged.silver)
-            snapshots = publish_all(spark, [staged.silver, staged.quarantine])
+            snapshots = write_silver(spark, batch, gate, tally)
     finally:
-        if gate is not None:
-            gate.release()
-        if split is not None:
-            split.release()
+        gate.release()
+    return promotion_report(batch, gate.summary, tally, snapshots, clock)
 
-    report = {
-        "job": JOB_NAME,
+
+def promotion_report(batch: PreparedBatch, quality: dict[str, Any], tally: Tally, snapshots: dict[str, Any],
+                     clock: PhaseClock) -> dict[str, Any]:
+    """The report's own fields (the shell adds job, run id and date); sends the unreadable-file alert."""
+    run, split, entries = batch.run, batch.split, batch.entries
+    ctx, contract = run.ctx, run.contract
+    return {
         "dataset": contract.name,
-        "run_id": ctx.run_id,
-        "run_date": ctx.run_date.isoformat(),
-        "bronze_files": files,
+        "bronze_files": [e.path for e in entries if e.outcome == "read"],
         # Every object of the ingest folder and what became of it; an unreadable file is one quarantined
         # bronze record (reason unreadable_file:<why>), so the row reconciliation still holds.
         "files": [e.report() for e in entries],
         "files_summary": files_report(entries),
         "quarantined_files": [e.path for e in unreadable(entries)],
-        "refusals_sample": refusals,  # a few refused rows per file: dataset, file, row/byte, key, reasons
-        "alerts": alert_unreadable_files(entries, contract, args, layout.alerts(), ctx.run_id,
+        "refusals_sample": batch.refusals,  # a few refused rows per file: dataset, file, row/byte, key, reasons
+        "alerts": alert_unreadable_files(entries, contract, run.args, ctx.layout.alerts(), ctx.run_id,
                                          ctx.run_date.isoformat()),
-        "bronze_rows": bronze_rows,
-        "silver_rows": silver_rows,
-        "quarantined_rows": quarantined_rows,
-        "duplicate_rows": duplicate_rows,
+        "bronze_rows": tally.bronze_rows,
+        "silver_rows": tally.silver_rows,
+        "quarantined_rows": tally.quarantined_rows,
+        "duplicate_rows": tally.duplicate_rows,
         "duplicates_in_batch": split.in_batch_duplicates,
         "duplicates_superseded_by_silver": split.superseded,
-        "quarantined_by_reason": dict(sorted(quarantined_by_reason.items())),
-        "kept_new_columns": kept,
-        "pii": pii_report,
+        "quarantined_by_reason": tally.quarantined_by_reason,
+        "kept_new_columns": batch.kept,
+        "pii": batch.pii_report,
         "quality": quality,
-        "silver_table": silver_ref.location,
-        "partitions_published": [f"year={y}/month={m}/day={d}" for y, m, d in parts],
-        "quarantine_path": catalog.table("quarantine", contract.name).location if quarantined_rows else None,
+        "silver_table": run.silver.table.location,
+        "partitions_published": [f"year={y}/month={m}/day={d}" for y, m, d in split.partitions],
+        "quarantine_path": (run.catalog.table("quarantine", contract.name).location
+                            if tally.quarantined_rows else None),
         "reconciled": True,
         "tables": snapshots,
         "phase_seconds": clock.seconds(),
     }
-    write_json(layout.job_report(ctx.pipeline, ctx.run_date, ctx.run_id, f"{JOB_NAME}-{contract.name}"), report)
-    return report
 
 
 OPTIONAL_ARGS = {**COMMON_OPTIONAL_ARGS, "pii_key_secret_arn": None, "pii_key_secret_id": None,
                  "alert_topic_arn": None}
 
-
-def main() -> None:
-    glue_entry_point(run, REQUIRED_ARGS, OPTIONAL_ARGS)
-
+main = glue_main(run, REQUIRED_ARGS, OPTIONAL_ARGS)
 
 if __name__ == "__main__":
     main()

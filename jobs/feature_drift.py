@@ -38,14 +38,14 @@ from jobs.drift.features import SCORE_FEATURE
 from jobs.drift.report import render_report
 from jobs.drift.settings import RETRAIN, WARN, DriftSettings
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
+from jobs.job_shell import glue_main, run_job
 from jobs.lake import LakeLayout
 from jobs.ml.artifacts import DEFAULT_MODEL_NAME
 from jobs.ml.feature_spec import FEATURE_COLUMNS, ID_COLUMN
-from jobs.runtime import glue_entry_point
 from jobs.scoring_input import deployed_version, scoring_partition
 from jobs.storage import exists, read_json, write_json, write_text
 from jobs.tables import lake_catalog, partition_predicate, read_if_exists, stage_table_write
-from jobs.wap import publish_all, retry_on_conflict
+from jobs.wap import publish_all
 
 JOB_NAME = "feature_drift"
 TABLE = "feature_drift"
@@ -135,21 +135,15 @@ def record_verdict(layout: LakeLayout, model_name: str, document: dict[str, Any]
 
 
 def not_measured(ctx: JobContext, model_name: str, source: str, version: str, why: str) -> dict[str, Any]:
+    """The `no_baseline` verdict recorded; the report's own fields."""
     print(f"feature drift not measured for {ctx.run_date}: {why}", file=sys.stderr)
     document = {**verdict_document(ctx.run_date, source, version, [], NO_BASELINE, None, ctx.run_id), "why": why}
     record_verdict(ctx.layout, model_name, document)
-    report = {"job": JOB_NAME, "run_id": ctx.run_id, "run_date": ctx.run_date.isoformat(), "model_version": version,
-              "verdict": NO_BASELINE, "drift": document, "drift_report": None}
-    write_json(ctx.layout.job_report(ctx.pipeline, ctx.run_date, ctx.run_id, JOB_NAME), report)
-    return report
+    return {"model_version": version, "verdict": NO_BASELINE, "drift": document, "drift_report": None}
 
 
-def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
-    return retry_on_conflict(lambda: run_once(spark, args))
-
-
-def run_once(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
-    ctx = JobContext.from_args(args)
+def measure_drift(spark: SparkSession, ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
+    """The day's drift written to gold, the HTML report and the verdict files; the report's own fields."""
     layout, day = ctx.layout, ctx.run_date
     settings = DriftSettings.from_args(args)
     model_name = str(args.get("model_name") or DEFAULT_MODEL_NAME)
@@ -174,10 +168,7 @@ def run_once(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     write_text(report_path, render_report(day.isoformat(), source, version, results, verdict, settings))
     document = verdict_document(day, source, version, results, verdict, report_path, ctx.run_id)
     latest_written = record_verdict(layout, model_name, document)
-    report = {
-        "job": JOB_NAME,
-        "run_id": ctx.run_id,
-        "run_date": day.isoformat(),
+    return {
         "model_version": version,
         "verdict": verdict,
         "drift": document,
@@ -186,13 +177,13 @@ def run_once(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         "tables": {TABLE: {"path": table.location, "partition": f"event_date={day.isoformat()}/source={source}",
                            "rows_written": len(results), **snapshots[table.display]}},
     }
-    write_json(layout.job_report(ctx.pipeline, day, ctx.run_id, JOB_NAME), report)
-    return report
 
 
-def main() -> None:
-    glue_entry_point(run, REQUIRED_ARGS, OPTIONAL_ARGS)
+def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
+    return run_job(JOB_NAME, args, lambda ctx: measure_drift(spark, ctx, args), retry_on_conflict=True)
 
+
+main = glue_main(run, REQUIRED_ARGS, OPTIONAL_ARGS)
 
 if __name__ == "__main__":
     main()

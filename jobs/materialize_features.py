@@ -22,10 +22,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
+from jobs.job_shell import glue_main, run_job
 from jobs.online.records import FeatureRecord, WriteSummary
 from jobs.online.stores import open_store
-from jobs.runtime import glue_entry_point
-from jobs.storage import write_json
 from jobs.tables import current_snapshot, lake_catalog, read_table
 
 JOB_NAME = "materialize_features"
@@ -50,9 +49,9 @@ def chunks(records: Iterator[FeatureRecord], size: int) -> Iterator[list[Feature
         yield chunk
 
 
-def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
+def materialize(spark: SparkSession, ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
+    """The date's gold features written to the online store; the report's own fields."""
     started = time.monotonic()
-    ctx = JobContext.from_args(args)
     table = lake_catalog(spark, ctx.layout, args).table("gold", TABLE)
     snapshot = current_snapshot(spark, table)
     if snapshot is None:
@@ -68,23 +67,20 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     if total == 0:
         raise GoldPartitionMissingError(f"gold {TABLE} has no rows for as_of_date {ctx.run_date} at snapshot "
                                         f"{snapshot}: run silver_to_gold for {ctx.run_date} first")
-    report = {
-        "job": JOB_NAME,
-        "run_id": ctx.run_id,
-        "run_date": ctx.run_date.isoformat(),
+    return {
         "inputs": {TABLE: {"path": table.location, "snapshot": snapshot, "as_of_date": ctx.run_date.isoformat(),
                            "rows_read": total}},
         "online_store": {"store": store.description, **summary.as_dict(), "expired_purged": store.purge_expired(),
                          "feature_set_versions": sorted(versions)},
         "duration_seconds": round(time.monotonic() - started, 3),
     }
-    write_json(ctx.layout.job_report(ctx.pipeline, ctx.run_date, ctx.run_id, JOB_NAME), report)
-    return report
 
 
-def main() -> None:
-    glue_entry_point(run, REQUIRED_ARGS, OPTIONAL_ARGS)
+def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
+    return run_job(JOB_NAME, args, lambda ctx: materialize(spark, ctx, args))
 
+
+main = glue_main(run, REQUIRED_ARGS, OPTIONAL_ARGS)
 
 if __name__ == "__main__":
     main()

@@ -19,13 +19,13 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
+from jobs.job_shell import glue_main, run_job
 from jobs.lake import LakeLayout
 from jobs.ml.artifacts import DEFAULT_MODEL_NAME
 from jobs.ml.feature_spec import FEATURE_COLUMNS, ID_COLUMN
 from jobs.ml.features import transaction_features
 from jobs.ml.inputs import ModelInputs, snapshot_days
-from jobs.runtime import glue_entry_point
-from jobs.storage import exists, read_json, remove_tree, replace_folder, write_json, write_text
+from jobs.storage import exists, read_json, remove_tree, replace_folder, write_text
 from jobs.tables import lake_catalog
 
 JOB_NAME = "scoring_input"
@@ -69,8 +69,8 @@ def to_json_lines(rows: DataFrame) -> tuple[str, int]:
     return (text if text.endswith("\n") else text + "\n"), len(frame)
 
 
-def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
-    ctx = JobContext.from_args(args)
+def build_scoring_input(spark: SparkSession, ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
+    """The day's features as the transform job's input folder; the report's own fields."""
     layout = ctx.layout
     day = ctx.run_date
     version = deployed_version(layout, str(args.get("model_name") or DEFAULT_MODEL_NAME))
@@ -87,22 +87,19 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     remove_tree(staging)
     write_text(f"{staging}/{FILE_NAME}", text)
     replace_folder(staging, target)
-    report = {
-        "job": JOB_NAME,
-        "run_id": ctx.run_id,
-        "run_date": day.isoformat(),
+    return {
         "deployed_model_version": version,
         "feature_snapshot_missing": not snapshot_days(snapshots),
         "input_snapshots": inputs.snapshots,
         "tables": {TABLE: {"path": target, "rows_written": rows}},
     }
-    write_json(layout.job_report(ctx.pipeline, day, ctx.run_id, JOB_NAME), report)
-    return report
 
 
-def main() -> None:
-    glue_entry_point(run, REQUIRED_ARGS, OPTIONAL_ARGS)
+def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
+    return run_job(JOB_NAME, args, lambda ctx: build_scoring_input(spark, ctx, args))
 
+
+main = glue_main(run, REQUIRED_ARGS, OPTIONAL_ARGS)
 
 if __name__ == "__main__":
     main()

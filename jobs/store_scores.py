@@ -22,13 +22,12 @@ from pyspark.sql import types as T
 
 from jobs import storage
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
+from jobs.job_shell import glue_main, run_job
 from jobs.lake import LakeLayout
 from jobs.ml.inputs import ModelInputs
-from jobs.runtime import glue_entry_point
 from jobs.scoring_input import scoring_partition
-from jobs.storage import write_json
 from jobs.tables import lake_catalog, partition_predicate, stage_table_write
-from jobs.wap import publish_all, retry_on_conflict
+from jobs.wap import publish_all
 
 JOB_NAME = "store_scores"
 TABLE = "fraud_scores"
@@ -82,13 +81,9 @@ def fraud_score_rows(scores: DataFrame, transactions: DataFrame, day: date, run_
             .select(*FRAUD_SCORES_COLUMNS))
 
 
-def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
-    """The job, run again on the new snapshot if another run commits to its tables first."""
-    return retry_on_conflict(lambda: run_once(spark, args))
-
-
-def run_once(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
-    ctx = JobContext.from_args(args)
+def store_day_scores(spark: SparkSession, ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
+    """Check the transform output against the day's input, then replace the day's partition; the
+    report's own fields."""
     layout = ctx.layout
     day = ctx.run_date
     output_path = transform_output(layout, day, ctx.run_id)
@@ -113,10 +108,7 @@ def run_once(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
                             F.collect_set("model_version").alias("versions")).first()
     finally:
         scores.unpersist()
-    report = {
-        "job": JOB_NAME,
-        "run_id": ctx.run_id,
-        "run_date": day.isoformat(),
+    return {
         "transform_output": output_path,
         "flagged": int(totals["flagged"] or 0),
         "model_versions": sorted(totals["versions"]),
@@ -124,13 +116,14 @@ def run_once(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         "tables": {TABLE: {"path": table.location, "partition": f"event_date={day.isoformat()}",
                            "rows_written": int(totals["rows"]), **snapshots[table.display]}},
     }
-    write_json(layout.job_report(ctx.pipeline, day, ctx.run_id, JOB_NAME), report)
-    return report
 
 
-def main() -> None:
-    glue_entry_point(run, REQUIRED_ARGS, OPTIONAL_ARGS)
+def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
+    """The job, run again on the new snapshot if another run commits to its tables first."""
+    return run_job(JOB_NAME, args, lambda ctx: store_day_scores(spark, ctx, args), retry_on_conflict=True)
 
+
+main = glue_main(run, REQUIRED_ARGS, OPTIONAL_ARGS)
 
 if __name__ == "__main__":
     main()

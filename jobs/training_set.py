@@ -26,12 +26,12 @@ from pyspark.sql import functions as F
 
 from jobs.gold.windows import window_days
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
+from jobs.job_shell import glue_main, run_job
 from jobs.lake import LakeLayout
 from jobs.ml.feature_spec import LABEL_COLUMN
 from jobs.ml.features import OUTPUT_COLUMNS, transaction_features
 from jobs.ml.inputs import ModelInputs, snapshot_days
-from jobs.runtime import glue_entry_point
-from jobs.storage import remove_tree, replace_folder, write_json
+from jobs.storage import remove_tree, replace_folder
 from jobs.tables import TableRef, lake_catalog, read_table, stage_table_write
 from jobs.wap import publish_all
 
@@ -101,8 +101,8 @@ def export_channels(spark: SparkSession, table: TableRef, snapshot: int, layout:
     return channels
 
 
-def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
-    ctx = JobContext.from_args(args)
+def build_training_set(spark: SparkSession, ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
+    """The run date's splits published to gold and exported for SageMaker; the report's own fields."""
     layout = ctx.layout
     train_days, holdout_days = split_windows(ctx.run_date, int(args.get("train_days") or 28),
                                              int(args.get("holdout_days") or 7))
@@ -131,10 +131,7 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     finally:
         content.unpersist()
     missing_snapshots = sorted(set(history_days[:-1]) - snapshot_days(snapshots))
-    report = {
-        "job": JOB_NAME,
-        "run_id": ctx.run_id,
-        "run_date": as_of,
+    return {
         "windows": {split: [days[0], days[-1]] for split, days in windows.items()},
         "splits": counts,
         "unlabelled_rows_left_out": unlabelled,
@@ -146,13 +143,13 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
                            "rows_written": sum(c["rows"] for c in counts.values()), **published}},
         "sagemaker_channels": channels,
     }
-    write_json(layout.job_report(ctx.pipeline, ctx.run_date, ctx.run_id, JOB_NAME), report)
-    return report
 
 
-def main() -> None:
-    glue_entry_point(run, REQUIRED_ARGS, OPTIONAL_ARGS)
+def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
+    return run_job(JOB_NAME, args, lambda ctx: build_training_set(spark, ctx, args))
 
+
+main = glue_main(run, REQUIRED_ARGS, OPTIONAL_ARGS)
 
 if __name__ == "__main__":
     main()

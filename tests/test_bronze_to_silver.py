@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.ungated import run_bronze_to_silver
 from jobs import bronze_to_silver
 from jobs.bronze import BronzeReadError
 from jobs.contracts import contracts_dir
@@ -237,17 +238,17 @@ def test_a_relative_lake_root_works_as_the_default_does(spark, tmp_path, monkeyp
 
 
 def test_the_benchmark_only_ungated_run_promotes_the_same_rows_and_says_the_gate_was_skipped(spark, tmp_path):
-    """bench/quality_bench.py compares the job with and without its gate: both must do the same work
-    apart from the gate, and a report of the ungated run must not pass for a validated one."""
+    """bench/quality_bench.py compares the job with and without its gate (bench/ungated.py composes the
+    job's steps minus the gate): both must do the same work apart from the gate, and a report of the
+    ungated run must not pass for a validated one."""
     records = [customer("C00000001", "2024-01-01T08:00:00Z"), customer("C00000002", "2024-01-01T09:00:00Z"),
                '{"customer_id": "C0000000']
     gated_lake, ungated_lake = tmp_path / "gated", tmp_path / "ungated"
     for lake in (gated_lake, ungated_lake):
         write_jsonl(lake, "customers", "2024-01-01", records)
     gated = run_job(spark, gated_lake, "customers", "2024-01-01")
-    ungated = bronze_to_silver.run(spark, {"dataset": "customers", "run_date": "2024-01-01",
-                                           "lake_root": str(ungated_lake), "run_id": "run-1"},
-                                   quality_gate_enabled=False)
+    ungated = run_bronze_to_silver(spark, {"dataset": "customers", "run_date": "2024-01-01",
+                                           "lake_root": str(ungated_lake), "run_id": "run-1"}, gate=False)
 
     assert ungated["quality"]["status"] == "skipped" and gated["quality"]["status"] != "skipped"
     # The report times each phase; the ungated run has no gate phase to time.

@@ -23,10 +23,10 @@ from jobs.drift.baseline import baseline_document, baseline_path, feature_profil
 from jobs.drift.features import SCORE_FEATURE
 from jobs.drift.settings import DriftSettings
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
+from jobs.job_shell import glue_main, run_job
 from jobs.ml import model_bundle
 from jobs.ml.artifacts import DEFAULT_MODEL_NAME, require
 from jobs.ml.evaluate_model import read_split
-from jobs.runtime import glue_entry_point
 from jobs.storage import read_bytes, write_json
 
 JOB_NAME = "drift_baseline"
@@ -41,8 +41,8 @@ def load_version_bundle(bundle_path: str) -> dict[str, Any]:
         return model_bundle.load_bundle(folder)
 
 
-def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
-    ctx = JobContext.from_args(args)
+def record_baseline(spark: SparkSession, ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
+    """The version's baseline document beside it in the registry; the report's own fields."""
     layout = ctx.layout
     model_name = str(args.get("model_name") or DEFAULT_MODEL_NAME)
     version, as_of = ctx.run_id, ctx.run_date.isoformat()
@@ -61,15 +61,14 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
     path = baseline_path(layout, model_name, version)
     write_json(path, document)
     rows = next(iter(features.values()))["rows"] if features else 0
-    report = {"job": JOB_NAME, "run_id": ctx.run_id, "run_date": as_of, "baseline_path": path,
-              "training_rows": rows, "holdout_scores": len(holdout), "features": len(features)}
-    write_json(layout.job_report(ctx.pipeline, ctx.run_date, ctx.run_id, JOB_NAME), report)
-    return report
+    return {"baseline_path": path, "training_rows": rows, "holdout_scores": len(holdout), "features": len(features)}
 
 
-def main() -> None:
-    glue_entry_point(run, REQUIRED_ARGS, OPTIONAL_ARGS)
+def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
+    return run_job(JOB_NAME, args, lambda ctx: record_baseline(spark, ctx, args))
 
+
+main = glue_main(run, REQUIRED_ARGS, OPTIONAL_ARGS)
 
 if __name__ == "__main__":
     main()

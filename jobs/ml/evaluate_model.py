@@ -22,11 +22,11 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
+from jobs.job_shell import glue_main, run_job
 from jobs.lake import LakeLayout
 from jobs.ml import evaluate, model_bundle
 from jobs.ml.artifacts import DEFAULT_MODEL_NAME, extract_member, require, training_output_archive
 from jobs.ml.feature_spec import LABEL_COLUMN
-from jobs.runtime import glue_entry_point
 from jobs.storage import exists, read_bytes, read_json, write_bytes, write_json
 from jobs.training_set import TABLE as TRAINING_SET_TABLE
 
@@ -100,8 +100,8 @@ def write_evaluation(layout: LakeLayout, model_name: str, version: str, archive:
     return f"{version_folder}/{METRICS_FILE}"
 
 
-def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
-    ctx = JobContext.from_args(args)
+def evaluate_version(spark: SparkSession, ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
+    """metrics.json and model.joblib in the version's registry folder; the report's own fields."""
     layout = ctx.layout
     model_name = str(args.get("model_name") or DEFAULT_MODEL_NAME)
     version, as_of = ctx.run_id, ctx.run_date.isoformat()
@@ -117,10 +117,7 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         {"model_name": model_name, "version": version, "training_job_name": args["training_job_name"],
          "model_data": archive_path})
     metrics_path = write_evaluation(layout, model_name, version, archive, document)
-    report = {
-        "job": JOB_NAME,
-        "run_id": ctx.run_id,
-        "run_date": as_of,
+    return {
         "metrics_path": metrics_path,
         "auc": document["auc"],
         "baseline_auc": document["baseline"]["auc"] if document["baseline"] else None,
@@ -129,13 +126,13 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         "recall": document["recall"],
         "threshold": document["threshold"],
     }
-    write_json(layout.job_report(ctx.pipeline, ctx.run_date, ctx.run_id, JOB_NAME), report)
-    return report
 
 
-def main() -> None:
-    glue_entry_point(run, REQUIRED_ARGS, OPTIONAL_ARGS)
+def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
+    return run_job(JOB_NAME, args, lambda ctx: evaluate_version(spark, ctx, args))
 
+
+main = glue_main(run, REQUIRED_ARGS, OPTIONAL_ARGS)
 
 if __name__ == "__main__":
     main()

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jobs.job_context import COMMON_OPTIONAL_ARGS, JobContext
+from jobs.job_shell import glue_main, run_job
 from jobs.ml.artifacts import DEFAULT_MODEL_NAME, require, training_output_archive
 from jobs.ml.evaluate_model import METRICS_FILE
-from jobs.runtime import glue_entry_point
 from jobs.storage import exists, read_bytes, read_json, write_bytes, write_json
 
 JOB_NAME = "record_model"
@@ -54,8 +54,8 @@ def training_data(layout: Any, pipeline: str, run_date: Any, run_id: str) -> dic
             "windows": report.get("windows")}
 
 
-def run(_spark: Any, args: dict[str, Any]) -> dict[str, Any]:
-    ctx = JobContext.from_args(args)
+def record_decision(ctx: JobContext, args: dict[str, Any]) -> dict[str, Any]:
+    """decision.json (and, for a deployment, the deployed pointer and artifact); the report's own fields."""
     layout = ctx.layout
     decision = str(args["decision"]).lower()
     if decision not in DECISIONS:
@@ -88,14 +88,14 @@ def run(_spark: Any, args: dict[str, Any]) -> dict[str, Any]:
                                                               ("version", "endpoint_config", "deployed_at")}}
         write_json(pointer_path, pointer)
     write_json(f"{version_folder}/decision.json", record)
-    report = {"job": JOB_NAME, "run_id": ctx.run_id, "run_date": ctx.run_date.isoformat(), **record}
-    write_json(layout.job_report(ctx.pipeline, ctx.run_date, ctx.run_id, JOB_NAME), report)
-    return report
+    return record
 
 
-def main() -> None:
-    glue_entry_point(run, REQUIRED_ARGS, OPTIONAL_ARGS)
+def run(_spark: Any, args: dict[str, Any]) -> dict[str, Any]:
+    return run_job(JOB_NAME, args, lambda ctx: record_decision(ctx, args))
 
+
+main = glue_main(run, REQUIRED_ARGS, OPTIONAL_ARGS)
 
 if __name__ == "__main__":
     main()

@@ -3,7 +3,7 @@
 Two dirty days of the demo's size are generated; day 1 runs first (it starts the JVM and the Python
 workers and fills silver), then day 2 is timed, end to end through state_machines/ingestion.asl.json
 on the local engine: three bronze_to_silver runs, silver_to_gold, the manifest. Per-job phase
-seconds come from the job reports.
+seconds and Spark-job counts come from the job reports.
 
     python -m bench.demo_day_bench
 """
@@ -43,9 +43,13 @@ def bench_demo_day(spark: SparkSession, work_dir: Path, rows_per_day: int = DEMO
     if first.status != "SUCCEEDED" or run.status != "SUCCEEDED":
         raise RuntimeError(f"demo day failed: {first.error_message or run.error_message}")
     reports_dir = Path(LakeLayout.from_root(str(lake)).run_reports_dir("ingestion", second, run.run_id))
-    jobs = {path.stem: read_json(str(path)).get("phase_seconds") for path in sorted(reports_dir.glob("*.json"))}
+    reports = {path.stem: read_json(str(path)) for path in sorted(reports_dir.glob("*.json"))}
+    jobs = {name: report.get("phase_seconds") for name, report in reports.items()}
+    # Spark jobs per job run: the fixed cost no machine load changes (jobs/spark_work.py).
+    spark_jobs = {name: (report.get("work") or {}).get("spark_jobs") for name, report in reports.items()}
     shutil.rmtree(lake, ignore_errors=True)
-    return {"rows_per_day": rows_per_day, "seconds": seconds, "jobs": jobs}
+    return {"rows_per_day": rows_per_day, "seconds": seconds, "jobs": jobs, "spark_jobs": spark_jobs,
+            "spark_jobs_total": sum(n for n in spark_jobs.values() if n)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -96,6 +96,7 @@ def measure_all(spark: Any, plan: Plan, work_dir: Path) -> dict[str, Any]:
         "per_row_cost_max_vs_min": scale["per_row_cost_max_vs_min"],
         "day60_vs_day1": growth["window_ratio"],
         "demo_day_s": sections["demo_day"]["seconds"],
+        "demo_day_spark_jobs": sections["demo_day"]["spark_jobs_total"],
         **figures,
         "sections": sections,
     }

@@ -4,7 +4,8 @@ What a job owns: its name, its arguments (`REQUIRED_ARGS`, `OPTIONAL_ARGS`) and 
 work and returns the report fields that are its own. What the shell does around it, the same for every
 job: the run's context from the arguments (`JobContext.from_args`), the re-run after a lost commit race
 (`jobs.wap.retry_on_conflict`, for jobs that commit Iceberg tables), the report's head (`job`,
-`run_id`, `run_date`) and its file under ops/, and the script entry point Glue calls (`main`, which
+`run_id`, `run_date`), its `work` (wall seconds and Spark jobs: jobs/spark_work.py) and its file
+under ops/, and the script entry point Glue calls (`main`, which
 resolves the arguments and runs the job with lineage: `jobs.runtime.glue_entry_point`).
 
     def run(spark, args):
@@ -21,6 +22,7 @@ from typing import Any
 from jobs import wap
 from jobs.job_context import JobContext
 from jobs.runtime import JobFunction, glue_entry_point
+from jobs.spark_work import measured
 from jobs.storage import write_json
 
 Report = dict[str, Any]
@@ -50,8 +52,10 @@ def run_job(job: str, args: dict[str, Any], body: JobBody, *, retry_on_conflict:
     """
     def once() -> Report:
         ctx = JobContext.from_args(args)
-        fields = body(ctx)
-        return write_job_report(ctx, job, fields, report_name(args) if report_name else None)
+        name = report_name(args) if report_name else None
+        with measured(name or job) as work:
+            fields = body(ctx)
+        return write_job_report(ctx, job, {**fields, "work": work.report()}, name)
 
     return wap.retry_on_conflict(once) if retry_on_conflict else once()
 

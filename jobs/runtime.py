@@ -125,7 +125,8 @@ def build_local_spark(app_name: str = "lakehouse", shuffle_partitions: int = 8,
         .appName(app_name)
         .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
         .config("spark.driver.memory", os.environ.get("LAKEHOUSE_DRIVER_MEMORY", "4g"))
-        .config("spark.ui.enabled", "false")
+        # LAKEHOUSE_SPARK_UI=1: the UI and its REST API on :4040 (every Spark job, its call site and time).
+        .config("spark.ui.enabled", "true" if os.environ.get("LAKEHOUSE_SPARK_UI") == "1" else "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.adaptive.enabled", "true")
         # Job runs a state machine starts at once share the session, each in its own pool (local_run).

@@ -47,6 +47,7 @@ from jobs.job_context import COMMON_OPTIONAL_ARGS, parse_flag
 from jobs.lake import LakeLayout
 from jobs.run_history import previous_table_rows
 from jobs.runtime import glue_entry_point
+from jobs.spark_work import measured
 from jobs.tables import (
     StagedWrite,
     TableRef,
@@ -191,6 +192,15 @@ def run(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_once(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
+    with measured(JOB_NAME) as work:
+        report, report_path = build_gold(spark, args)
+    report["work"] = work.report()
+    storage.write_json(report_path, report)
+    return report
+
+
+def build_gold(spark: SparkSession, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Gold for the run date (and the late days it touches), published; the report and where it goes."""
     started = time.monotonic()
     run_date = parse_run_date(args["run_date"])
     run_id = args.get("run_id") or f"{JOB_NAME}-{run_date:%Y%m%d}-{uuid.uuid4().hex[:8]}"
@@ -264,8 +274,7 @@ def run_once(spark: SparkSession, args: dict[str, Any]) -> dict[str, Any]:
         "duration_seconds": round(time.monotonic() - started, 3),
     }
     pipeline = str(args.get("pipeline") or "ingestion")
-    storage.write_json(layout.job_report(pipeline, run_date, run_id, JOB_NAME), report)
-    return report
+    return report, layout.job_report(pipeline, run_date, run_id, JOB_NAME)
 
 
 def _table_report(path: str, partition_column: str, rows: dict[str, int]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from bench.ungated import skipped_gate
+from jobs.batch_cache import PinnedFrames
 from jobs.bronze_files import BronzeFile
 from jobs.bronze_to_silver import (
     LINEAGE_COLUMNS,
@@ -110,7 +111,7 @@ def split_of(spark, *, valid: int, in_batch: int, superseded: int, by_reason: di
     empty = spark.createDataFrame([], "customer_id string")
     return BatchSplit(rejected=empty, winners=empty, valid_rows=valid, in_batch_duplicates=in_batch,
                       superseded=superseded, quarantined_by_reason=by_reason, partitions=[], replaced_keys=empty,
-                      persisted=[], read_by_file={"b/f.jsonl": valid + sum(by_reason.values())},
+                      pinned=PinnedFrames(True), read_by_file={"b/f.jsonl": valid + sum(by_reason.values())},
                       rejected_by_file={"b/f.jsonl": sum(by_reason.values())},
                       duplicates_by_file={"b/f.jsonl": in_batch + superseded})
 

@@ -27,8 +27,10 @@ def test_the_report_is_the_head_then_the_jobs_own_fields_written_where_finalize_
     seen = []
     report = run_job("some_job", args, lambda ctx: seen.append(ctx) or {"rows": 3})
 
-    assert report == {"job": "some_job", "run_id": "run-7", "run_date": "2024-01-03", "rows": 3}
     assert json.loads(report_file(tmp_path, "some_job").read_text()) == report
+    work = report.pop("work")
+    assert report == {"job": "some_job", "run_id": "run-7", "run_date": "2024-01-03", "rows": 3}
+    assert set(work) == {"seconds", "spark_jobs"} and work["spark_jobs"] in (0, None)  # no Spark job here
     assert (seen[0].run_id, seen[0].pipeline, seen[0].layout.ops) == ("run-7", "training", f"{tmp_path}/ops")
 
 

@@ -7,7 +7,6 @@ count the conformed rows (the parse, typing and reason checks: what the job's `s
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from bench.standalone import BENCH_DAY, run_standalone
+from bench.standalone import BENCH_DAY, run_standalone, standalone_arguments
 from jobs.bronze import read_bronze, read_inspected
 from jobs.bronze_files import inspect_folder
 from jobs.contracts import load_contract
@@ -45,11 +44,7 @@ def bench_read(spark: SparkSession, lake: Path, repeats: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=4)
-    parser.add_argument("--work-dir", type=Path, default=Path(".bench-bronze-read"))
-    args = parser.parse_args(argv)
+    args = standalone_arguments(__doc__, "bronze-read", 4, argv)
     return run_standalone("bronze-read", args.work_dir, args.rows,
                           lambda spark, lake: bench_read(spark, lake, args.repeats))
 

@@ -12,7 +12,6 @@ gate step, bench/ungated.py), alternated with the floor, and the phases of its f
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import time
@@ -24,7 +23,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from bench.standalone import BENCH_DAY, run_standalone
+from bench.standalone import BENCH_DAY, run_standalone, standalone_arguments
 from bench.ungated import run_bronze_to_silver
 from jobs.lake import LakeLayout
 
@@ -157,11 +156,7 @@ def section(result: dict[str, Any]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--work-dir", type=Path, default=Path(".bench-core"))
-    args = parser.parse_args(argv)
+    args = standalone_arguments(__doc__, "core", 2, argv)
 
     def measure(spark: SparkSession, lake: Path) -> dict[str, Any]:
         result = bench_bronze_to_silver(spark, lake, BENCH_DAY, repeats=args.repeats)

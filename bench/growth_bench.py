@@ -11,7 +11,6 @@ three ways, alternating: with silver empty, with the grown silver and the shippe
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -26,7 +25,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from bench.standalone import BENCH_DAY, run_standalone
+from bench.standalone import BENCH_DAY, run_standalone, standalone_arguments
 from jobs import bronze_to_silver
 from jobs.contracts import contracts_dir
 from jobs.lake import LakeLayout
@@ -154,12 +153,8 @@ def section(spark: SparkSession, lake: Path, day: date) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--days", type=int, default=28)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--work-dir", type=Path, default=Path(".bench-growth"))
-    args = parser.parse_args(argv)
+    args = standalone_arguments(__doc__, "growth", 2, argv,
+                                more=lambda parser: parser.add_argument("--days", type=int, default=28))
     return run_standalone("growth", args.work_dir, args.rows,
                           lambda spark, lake: bench_growth(spark, lake, BENCH_DAY, days=args.days,
                                                            repeats=args.repeats))

@@ -16,7 +16,6 @@ compared. Run it: `python -m bench.quality_bench --rows 1000000`.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import time
@@ -27,7 +26,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from bench.standalone import BENCH_DAY, run_standalone
+from bench.standalone import BENCH_DAY, run_standalone, standalone_arguments
 from bench.ungated import run_bronze_to_silver
 from jobs import bronze_to_silver
 from jobs.lake import LakeLayout
@@ -135,11 +134,7 @@ def section(spark: SparkSession, lake: Path, day: date) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--work-dir", type=Path, default=Path(".bench-quality"))
-    args = parser.parse_args(argv)
+    args = standalone_arguments(__doc__, "quality", 2, argv)
     return run_standalone("quality", args.work_dir, args.rows,
                           lambda spark, lake: bench_quality_gate(spark, lake, BENCH_DAY, repeats=args.repeats))
 

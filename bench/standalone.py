@@ -3,6 +3,7 @@ day, measure it, print the figures)."""
 
 from __future__ import annotations
 
+import argparse
 import shutil
 from collections.abc import Callable
 from datetime import date
@@ -28,6 +29,18 @@ def fresh_bench_lake(work_dir: Path, rows: int) -> Path:
     shutil.rmtree(work_dir, ignore_errors=True)
     generate(lake, BENCH_DAY, 1, rows, seed=11, dirty=False)
     return lake
+
+
+def standalone_arguments(doc: str, name: str, repeats: int, argv: list[str] | None,
+                         more: Callable[[argparse.ArgumentParser], Any] | None = None) -> argparse.Namespace:
+    """The arguments every benchmark run on its own takes (`--rows`, `--repeats`, `--work-dir`), and `more`."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--work-dir", type=Path, default=Path(f".bench-{name}"))
+    if more is not None:
+        more(parser)
+    return parser.parse_args(argv)
 
 
 def run_standalone(name: str, work_dir: Path, rows: int,

@@ -34,28 +34,23 @@ class PinnedFrames:
 
     def __init__(self, small_batch: bool):
         self.small_batch = small_batch
-        self._persisted: list[DataFrame] = []
-        self._checkpointed: list[DataFrame] = []
+        self._frames: list[DataFrame] = []
 
     def pin(self, frame: DataFrame) -> DataFrame:
         """The frame to read from now on (computed once, at its first action)."""
-        if self.small_batch:
-            pinned = frame.localCheckpoint(eager=False)
-            self._checkpointed.append(pinned)
-            return pinned
-        pinned = frame.persist(StorageLevel.MEMORY_AND_DISK)
-        self._persisted.append(pinned)
+        pinned = frame.localCheckpoint(eager=False) if self.small_batch else frame.persist(StorageLevel.MEMORY_AND_DISK)
+        self._frames.append(pinned)
         return pinned
 
     def release(self) -> None:
         """Drop every pinned frame's blocks (a checkpoint's too: they would stay until the JVM
         collected its RDD, which a long local session may not do for a while)."""
-        for frame in self._persisted:
-            frame.unpersist()
-        for frame in self._checkpointed:
-            checkpoint_rdd(frame).unpersist(False)
-        self._persisted.clear()
-        self._checkpointed.clear()
+        for frame in self._frames:
+            if self.small_batch:
+                checkpoint_rdd(frame).unpersist(False)
+            else:
+                frame.unpersist()
+        self._frames.clear()
 
 
 def checkpoint_rdd(frame: DataFrame) -> Any:

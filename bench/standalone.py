@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import shutil
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,26 @@ def consume(df: DataFrame) -> None:
 
 def fresh_bench_lake(work_dir: Path, rows: int) -> Path:
     """A new lake under `work_dir` (anything there before is removed) holding one clean day of `rows`
-    transactions on BENCH_DAY."""
+    transactions on BENCH_DAY.
+
+    The generator writes at most MAX_ROWS_PER_DAY transactions per day (its ticket id space), so a
+    larger day (the scale curve's 4M) is generated as consecutive days of one population, whose
+    transaction files are then moved into BENCH_DAY's ingest folder: one ingest date of `rows`
+    unique transactions, their events spread over those days."""
     from pipelines.synthetic import generate
+    from pipelines.synthetic.generator import MAX_ROWS_PER_DAY
 
     lake = work_dir / "lake"
     shutil.rmtree(work_dir, ignore_errors=True)
-    generate(lake, BENCH_DAY, 1, rows, seed=11, dirty=False)
+    days = -(-rows // MAX_ROWS_PER_DAY)
+    generate(lake, BENCH_DAY, days, -(-rows // days), seed=11, dirty=False)
+    transactions = lake / "bronze" / "transactions"
+    target = transactions / f"ingest_date={BENCH_DAY.isoformat()}"
+    for offset in range(1, days):
+        folder = transactions / f"ingest_date={(BENCH_DAY + timedelta(days=offset)).isoformat()}"
+        for path in folder.iterdir():
+            path.rename(target / path.name)
+        folder.rmdir()
     return lake
 
 

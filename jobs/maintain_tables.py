@@ -45,6 +45,7 @@ from jobs.tables import (
     lake_catalog,
     lake_name,
     snapshot_summary,
+    unstaged_write,
 )
 from jobs.text_table import render_table
 
@@ -181,10 +182,11 @@ def delete_old_partitions(spark: SparkSession, ref: TableRef, predicate: Column,
     """One commit that drops the partitions matching `predicate`; returns the rows it removed."""
     schema = spark.table(ref.identifier).schema
     before = current_snapshot(spark, ref)
-    (spark.createDataFrame([], schema).writeTo(ref.identifier)
-     .option(f"snapshot-property.{RUN_ID_PROPERTY}", run_id)
-     .option(f"snapshot-property.{JOB_PROPERTY}", JOB_NAME)
-     .overwrite(predicate))
+    with unstaged_write():
+        (spark.createDataFrame([], schema).writeTo(ref.identifier)
+         .option(f"snapshot-property.{RUN_ID_PROPERTY}", run_id)
+         .option(f"snapshot-property.{JOB_PROPERTY}", JOB_NAME)
+         .overwrite(predicate))
     after = current_snapshot(spark, ref)
     if after is None or after == before:
         return 0
@@ -203,8 +205,9 @@ def compact(spark: SparkSession, ref: TableRef, run_id: str) -> tuple[int, int]:
     action = _actions(spark).rewriteDataFiles(iceberg_table(spark, ref))
     for key, value in COMPACTION_OPTIONS.items():
         action = action.option(key, value)
-    result = (action.snapshotProperty(RUN_ID_PROPERTY, run_id).snapshotProperty(JOB_PROPERTY, JOB_NAME)
-              .execute())
+    with unstaged_write():
+        result = (action.snapshotProperty(RUN_ID_PROPERTY, run_id).snapshotProperty(JOB_PROPERTY, JOB_NAME)
+                  .execute())
     return int(result.rewrittenDataFilesCount()), int(result.addedDataFilesCount())
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import operator
 import os
+import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -338,13 +339,29 @@ class StagedWrite:
         return read_table(spark, self.ref, self.staged_snapshot)
 
 
+# `spark.wap.id` is a setting of the whole SparkSession, read when a write is planned. Job runs that
+# share a session (a wave's datasets or parallel backfill dates, run locally) would stage each other's
+# writes under the wrong id, or onto `main` once another run unset it; so staged writes take turns.
+# On Glue every job run has its own session and the lock is never contended.
+_staged_writes = threading.Lock()
+
+
 @contextmanager
 def _wap(spark: SparkSession, wap_id: str) -> Iterator[None]:
-    spark.conf.set("spark.wap.id", wap_id)
-    try:
+    with _staged_writes:
+        spark.conf.set("spark.wap.id", wap_id)
+        try:
+            yield
+        finally:
+            spark.conf.unset("spark.wap.id")
+
+
+@contextmanager
+def unstaged_write() -> Iterator[None]:
+    """A commit straight to `main` (maintenance), taken in turn with staged writes: no other run's
+    `spark.wap.id` is set in the session meanwhile, so it cannot be staged by mistake."""
+    with _staged_writes:
         yield
-    finally:
-        spark.conf.unset("spark.wap.id")
 
 
 def stage_overwrite(spark: SparkSession, ref: TableRef, df: DataFrame, replaced: Column | None, *,

@@ -75,11 +75,6 @@ class LocalGlueRunner:
         # siblings run on (as Glue runs would); wait_until_idle lets them finish before the next run.
         self._in_flight: dict[str, int] = {}  # run id -> job runs in progress
         self._idle = threading.Condition()
-        # One job run at a time per pipeline run: a wave's datasets run at once on AWS (separate Glue runs),
-        # but locally they would share one SparkSession and one Great Expectations context, and two CI runs
-        # showed order-dependent failures of concurrent siblings. Different runs (parallel backfill dates)
-        # still run at once, as before.
-        self._run_locks: dict[str, threading.Lock] = {}
 
     @property
     def spark(self) -> Any:
@@ -100,15 +95,15 @@ class LocalGlueRunner:
         module = importlib.import_module(spec.module)
         spark = self.spark if spec.needs_spark else None
         if spark is not None:
-            # Concurrent job runs (of different pipeline runs) share the session, each in its own FAIR pool.
+            # Concurrent job runs (a wave's datasets, parallel backfill dates) share the session, each in its
+            # own FAIR pool. What the session holds for one run at a time is guarded where it is used: the
+            # temporary views of query expectations (jobs/quality/gate.py) and `spark.wap.id` (jobs/tables.py).
             spark.sparkContext.setLocalProperty("spark.scheduler.pool", f"{spec.name}-{args.get('dataset', '')}")
         run_id = str(args.get("run_id", ""))
         with self._idle:
             self._in_flight[run_id] = self._in_flight.get(run_id, 0) + 1
-            run_lock = self._run_locks.setdefault(run_id, threading.Lock())
         try:
-            with run_lock:
-                run_with_lineage(spec.name, module.run, spark, args)
+            run_with_lineage(spec.name, module.run, spark, args)
         except Exception as exc:
             shown = ", ".join(f"{k}={v}" for k, v in args.items() if k in ("dataset", "run_date", "status"))
             raise JobFailedError(f"job {spec.name} ({shown}) failed: {type(exc).__name__}: {exc}") from exc

@@ -38,3 +38,19 @@ def test_the_bronze_read_benchmark_reads_the_same_rows_both_ways(spark, tmp_path
     assert result["rows"] == 200 and result["inspection_alone_seconds"] <= result["inspected_read_seconds"]
     assert {name: len(times) for name, times in result["all"].items()} == {
         "native_read": 1, "inspected_read": 1, "inspection_alone": 1}
+
+
+def test_a_bench_day_larger_than_the_generators_day_is_one_ingest_date_of_unique_rows(monkeypatch, tmp_path):
+    """The scale curve's 4M-row day exceeds what the generator writes per day (its id space)."""
+    import csv
+
+    from bench.standalone import BENCH_DAY, fresh_bench_lake
+    from pipelines.synthetic import generator
+
+    monkeypatch.setattr(generator, "MAX_ROWS_PER_DAY", 700)
+    lake = fresh_bench_lake(tmp_path / "work", 2000)
+    transactions = lake / "bronze" / "transactions"
+    assert [p.name for p in transactions.iterdir()] == [f"ingest_date={BENCH_DAY.isoformat()}"]
+    ids = [row["transaction_id"] for path in sorted(transactions.rglob("*.csv"))
+           for row in csv.DictReader(path.open())]
+    assert len(ids) == 2001 and len(set(ids)) == len(ids)

@@ -6,7 +6,9 @@ spaCy, NER only on sentences that could hold a name) runs once to warm its worke
 on the same rows; texts/s per core = texts / seconds / Spark's parallelism (one Python worker per
 core). Recall is what a reader of silver would see: a labelled value counts as found when it no
 longer appears in the redacted body; it is compared with the recall of the NER reading every text
-whole (no pre-check) on the same bodies, in the driver.
+whole (no pre-check) on the same bodies, in the driver. spaCy's own batched speed (`nlp.pipe`, tok2vec + ner, every text
+whole, one process) on the same bodies is measured beside it: redaction per core over it is the
+figure the machine's noise and the texts' length cancel out of.
 
     python -m bench.redaction_bench --texts 2000
 """
@@ -77,6 +79,19 @@ def whole_texts_to_ner() -> Iterator[None]:
 
 
 
+def spacy_pipe_texts_per_s(bodies: list[str]) -> float:
+    """spaCy's own batched speed on the same bodies in this process: `nlp.pipe` of the redaction's
+    model with the pipes it runs (tok2vec, ner) over every text whole, warm; no Presidio, no Spark."""
+    from jobs.pii.redaction import SPACY_BATCH_SIZE, get_analyzer
+
+    nlp = get_analyzer().nlp_engine.nlp["en"]
+    list(nlp.pipe(bodies[:100], batch_size=SPACY_BATCH_SIZE))
+    started = time.perf_counter()
+    for _ in nlp.pipe(bodies, batch_size=SPACY_BATCH_SIZE):
+        pass
+    return len(bodies) / (time.perf_counter() - started)
+
+
 def bench_redaction_throughput(spark: SparkSession, texts: int = 2000, work_dir: Path | None = None
                                ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir=work_dir) as scratch:
@@ -95,8 +110,11 @@ def bench_redaction_throughput(spark: SparkSession, texts: int = 2000, work_dir:
     recall = leak_recall(labels, redacted)
     with whole_texts_to_ner():  # the baseline: the NER reads every text whole (no pre-check)
         whole_text_recall = leak_recall(labels, redact_texts(bodies))
+    spacy_speed = spacy_pipe_texts_per_s(bodies)
     return {
         "texts": len(bodies), "parallelism": parallelism, "seconds": seconds,
+        "spacy_pipe_texts_per_s": spacy_speed,
+        "vs_spacy_pipe": len(bodies) / seconds / parallelism / spacy_speed,
         "mean_chars": sum(map(len, bodies)) / max(len(bodies), 1),
         "texts_per_s": len(bodies) / seconds, "texts_per_s_per_core": len(bodies) / seconds / parallelism,
         "recall": recall, "recall_whole_texts_to_ner": whole_text_recall,

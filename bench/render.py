@@ -112,7 +112,11 @@ def render(doc: dict[str, Any]) -> str:
     lines += ["", "## Free-text redaction (the generator's ticket bodies)", "",
               f"{redaction['texts']:,} bodies (mean {redaction['mean_chars']:.0f} characters), warm Python workers, "
               f"{redaction['parallelism']} cores: {redaction['texts_per_s']:.1f} texts/s, "
-              f"**{redaction['texts_per_s_per_core']:.1f} texts/s per core**. Recall (labelled value no longer in "
+              f"**{redaction['texts_per_s_per_core']:.1f} texts/s per core**"
+              + (f", {redaction['vs_spacy_pipe']:.2f}× spaCy's own batched speed on the same texts (`nlp.pipe`, "
+                 f"tok2vec + ner, every text whole, one process: {redaction['spacy_pipe_texts_per_s']:.0f} texts/s)"
+                 if "vs_spacy_pipe" in redaction else "")
+              + ". Recall (labelled value no longer in "
               f"the redacted text): {recall}. The NER reading every text whole (no pre-check), same texts: "
               + ", ".join(f"{k} {v:.3f}" for k, v in redaction["recall_whole_texts_to_ner"].items()) + ". "
               "On the labelled set of tests/test_pii_redaction.py PERSON recall is 0.970 either way (asserted there)."]

@@ -93,6 +93,7 @@ def measure_all(spark: Any, plan: Plan, work_dir: Path) -> dict[str, Any]:
         "gate_vs_no_gate": core["job_seconds"] / core["job_without_gate_seconds"],
         "redaction_texts_per_s_per_core": redaction["texts_per_s_per_core"],
         "redaction_person_recall": redaction["recall"].get("PERSON", 0.0),
+        "redaction_vs_spacy_pipe": redaction["vs_spacy_pipe"],
         "per_row_cost_max_vs_min": scale["per_row_cost_max_vs_min"],
         "day60_vs_day1": growth["window_ratio"],
         "demo_day_s": sections["demo_day"]["seconds"],

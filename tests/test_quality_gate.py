@@ -212,3 +212,26 @@ def test_expectations_without_their_context_are_skipped(spark: SparkSession, tmp
     ]
     assert result.summary["evaluated"] == 7
     assert rows(result.valid) == rows(_frame(spark, data))
+
+
+def test_query_expectations_validated_on_their_own_still_give_one_result_in_suite_order(
+        spark: SparkSession, tmp_path: Path) -> None:
+    """Query expectations run apart from the others (they take turns on the session's views); the
+    result, its statistics and the warnings read as one validation of the suite, in its order."""
+    query_first = {"name": "silver.mini", "expectations": [MINI_SUITE["expectations"][-1],
+                                                           *MINI_SUITE["expectations"][:-1]]}
+    known = spark.createDataFrame([("C1",), ("C2",)], "customer_id string")
+    result = _gate(spark, _frame(spark, DIRTY), tmp_path, suite=query_first, build_docs=False,
+                   context={"previous_row_count": 100, "known_customer_ids": known})
+    try:
+        gx = result.validation_result
+        assert [r.expectation_config.type for r in gx.results] == [e["type"] for e in query_first["expectations"]]
+        assert gx.statistics["evaluated_expectations"] == 9 and gx.statistics["successful_expectations"] == 2
+        assert gx.success is False
+        assert [w.expectation for w in result.warnings] == [
+            "customer_id_references_known_customer", "expect_column_values_to_match_regex(code)",
+            "expect_column_values_to_not_be_null(email)", "row_count_vs_previous_partition"]
+        assert result.summary["quarantined_rows"] == 4
+        assert "known_customer_ids" not in [t.name for t in spark.catalog.listTables()]
+    finally:
+        result.release()

@@ -17,7 +17,6 @@ something failed: GE re-runs the failed expectations for counts (and a sample of
 from __future__ import annotations
 
 import threading
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 from great_expectations.core import ExpectationSuiteValidationResult
 from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.validator.validation_statistics import calc_validation_statistics
 from pyspark.sql import DataFrame, SparkSession
 
 from jobs.batch_cache import PinnedFrames
@@ -46,8 +46,8 @@ from jobs.quality.suites import FAIL, QUARANTINE, WARN, QualitySuite, SuiteExpec
 DEFAULT_SAMPLE_SIZE = 5
 # Query expectations read temporary views, which are named per session, not per gate: the context's
 # (e.g. `known_customer_ids`) and GE's own `tmp_view` for the batch. Two gates validating at once in
-# one session (parallel backfill dates run locally) would read each other's batch, so gates with
-# query expectations take turns; the others still run side by side.
+# one session (a wave's datasets or parallel backfill dates, run locally) would read each other's
+# batch, so query expectations take turns; every other expectation validates side by side.
 _session_views = threading.Lock()
 MAX_MESSAGE_CHARS = 4000  # a Step Functions error cause is capped; keep the alert readable
 
@@ -101,16 +101,19 @@ def _pii_columns(contract: Contract | None) -> set[str]:
     return {c.name for c in contract.columns if c.pii is not None}
 
 
-def _register_views(context: dict[str, Any]) -> list[str]:
-    """DataFrames in the context become temporary views that query expectations can join."""
-    names = []
-    for name, value in context.items():
-        if isinstance(value, DataFrame):
-            if not name.isidentifier():
-                raise ValueError(f"context key {name!r} must be an identifier to serve as a view name")
-            value.createOrReplaceTempView(name)
-            names.append(name)
-    return names
+def _context_views(context: dict[str, Any]) -> dict[str, DataFrame]:
+    """The context's DataFrames: temporary views, by their key, that query expectations can join."""
+    views = {name: value for name, value in context.items() if isinstance(value, DataFrame)}
+    for name in views:
+        if not name.isidentifier():
+            raise ValueError(f"context key {name!r} must be an identifier to serve as a view name")
+    return views
+
+
+def _register_views(views: dict[str, DataFrame]) -> list[str]:
+    for name, frame in views.items():
+        frame.createOrReplaceTempView(name)
+    return list(views)
 
 
 @dataclass
@@ -159,6 +162,53 @@ def _validate(df: DataFrame, suite: QualitySuite, runnable: list[SuiteExpectatio
         else:
             routed.append((expectation, failure))
     return _Validation(result, failed, warnings, routed)
+
+
+def _validate_in_turns(df: DataFrame, suite: QualitySuite, runnable: list[SuiteExpectation], asset: str,
+                       parameters: dict[str, Any], sample_size: int, pii_columns: set[str],
+                       views: dict[str, DataFrame], small_batch: bool) -> _Validation:
+    """`_validate`, with the query expectations on their own and in turn with other gates' (they read
+    session-wide temporary views, see `_session_views`). Their views are pinned while they run: a
+    query expectation scans them twice (GE counts its rows, then fetches them)."""
+    plain = [e for e in runnable if not e.is_query]
+    queries = [e for e in runnable if e.is_query]
+    parts = [_validate(df, suite, plain, asset, parameters, sample_size, pii_columns)] if plain or not queries else []
+    if queries:
+        pins = PinnedFrames(small_batch)
+        try:
+            with _session_views:
+                names = _register_views({name: pins.pin(frame) for name, frame in views.items()})
+                try:
+                    parts.append(_validate(df, suite, queries, asset, parameters, sample_size, pii_columns))
+                finally:
+                    for name in names:
+                        df.sparkSession.catalog.dropTempView(name)
+        finally:
+            pins.release()
+    return _merged(runnable, parts)
+
+
+def _merged(runnable: list[SuiteExpectation], parts: list[_Validation]) -> _Validation:
+    """One validation result of the suite's order from results validated in parts."""
+    if len(parts) == 1:
+        return parts[0]
+    by_id: dict[str, Any] = {}
+    for part in parts:
+        by_id.update(results_by_id(part.result))
+    results = [by_id[e.id] for e in runnable if e.id in by_id]
+    statistics = calc_validation_statistics(results)
+    first = parts[0].result
+    result = ExpectationSuiteValidationResult(
+        success=statistics.success, results=results, suite_name=first.suite_name, meta=first.meta,
+        batch_id=first.batch_id,
+        statistics={"evaluated_expectations": statistics.evaluated_expectations,
+                    "successful_expectations": statistics.successful_expectations,
+                    "unsuccessful_expectations": statistics.unsuccessful_expectations,
+                    "success_percent": statistics.success_percent})
+    order = {e.label: index for index, e in enumerate(runnable)}
+    failed = sorted((f for part in parts for f in part.failed), key=lambda f: order.get(f.expectation, len(order)))
+    warnings = sorted((f for part in parts for f in part.warnings), key=lambda f: order.get(f.expectation, len(order)))
+    return _Validation(result, failed, warnings, [routed for part in parts for routed in part.routed])
 
 
 def _summary(suite: QualitySuite, run_id: str, run_date: str, evaluated: int, unsuccessful: int,
@@ -252,27 +302,22 @@ def run_quality_gate(spark: SparkSession, df: DataFrame, *, suite: str, layer: s
     if persist and not df.is_cached:
         pinned = PinnedFrames(small_batch)
         df = pinned.pin(df)
-    uses_views = any(e.is_query for e in quality_suite.expectations)
-    with _session_views if uses_views else nullcontext():
-        views = _register_views(context)
-        try:
-            parameters = runtime_parameters(run_date, quality_suite.derived_parameters, context, now)
-            runnable, skipped = quality_suite.runnable(set(parameters) | set(views))
-            asset = f"{layer}_{quality_suite.dataset}"
-            outcome = _validate(df, quality_suite, runnable, asset, parameters, sample_size, pii_columns)
-            failed = schema_fail + outcome.failed
-            warnings = schema_warn + outcome.warnings
-            to_route = [e for e, _ in outcome.routed]
-            checks = row_checks(gx_runtime.metric_validator(df, asset), to_route, parameters) if to_route else []
-            quarantined_rows, by_reason = 0, {}
-            if checks and not failed:
-                counts = count_routed(df, checks)
-                verify_against_gx(counts, {e.label: f.unexpected_count for e, f in outcome.routed})
-                quarantined_rows, by_reason = counts.quarantined_rows, counts.by_primary_reason
-            valid, quarantined = split_rows(df, checks, promoted_columns)
-        finally:
-            for name in views:
-                df.sparkSession.catalog.dropTempView(name)
+    views = _context_views(context)
+    parameters = runtime_parameters(run_date, quality_suite.derived_parameters, context, now)
+    runnable, skipped = quality_suite.runnable(set(parameters) | set(views))
+    asset = f"{layer}_{quality_suite.dataset}"
+    outcome = _validate_in_turns(df, quality_suite, runnable, asset, parameters, sample_size, pii_columns, views,
+                                 small_batch)
+    failed = schema_fail + outcome.failed
+    warnings = schema_warn + outcome.warnings
+    to_route = [e for e, _ in outcome.routed]
+    checks = row_checks(gx_runtime.metric_validator(df, asset), to_route, parameters) if to_route else []
+    quarantined_rows, by_reason = 0, {}
+    if checks and not failed:
+        counts = count_routed(df, checks)
+        verify_against_gx(counts, {e.label: f.unexpected_count for e, f in outcome.routed})
+        quarantined_rows, by_reason = counts.quarantined_rows, counts.by_primary_reason
+    valid, quarantined = split_rows(df, checks, promoted_columns)
 
     stats = outcome.result.statistics
     summary = _summary(quality_suite, run_id, run_date, int(stats["evaluated_expectations"]),

@@ -95,6 +95,7 @@ def measure_all(spark: Any, plan: Plan, work_dir: Path) -> dict[str, Any]:
         "redaction_person_recall": redaction["recall"].get("PERSON", 0.0),
         "redaction_vs_spacy_pipe": redaction["vs_spacy_pipe"],
         "per_row_cost_max_vs_min": scale["per_row_cost_max_vs_min"],
+        "per_row_cost_growth": scale["per_row_cost_growth"],
         "day60_vs_day1": growth["window_ratio"],
         "demo_day_s": sections["demo_day"]["seconds"],
         "demo_day_spark_jobs": sections["demo_day"]["spark_jobs_total"],

@@ -464,10 +464,11 @@ def prepare_batch(spark: SparkSession, ctx: JobContext, args: dict[str, Any], cl
 
 
 def gate_candidates(spark: SparkSession, batch: PreparedBatch) -> GateResult:
-    """The dataset's silver suite on the candidates (see `quality_gate`)."""
+    """The dataset's silver suite on the candidates (see `quality_gate`), pinned the way the split
+    pinned the batch (decided once, from the bronze read: `is_small_read`)."""
     return quality_gate(spark, batch.candidates, batch.run.contract, batch.run.ctx,
                         persist=runs_presidio(batch.run.contract, batch.pii_report), customers=batch.run.customers,
-                        small_batch=is_small_read(batch.entries))
+                        small_batch=batch.split.pinned.small_batch)
 
 
 def tally_rows(batch: PreparedBatch, gate: GateResult) -> Tally:

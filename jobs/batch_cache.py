@@ -25,6 +25,11 @@ from pyspark.sql import DataFrame
 SMALL_BATCH_BYTES = 64 * 1024 * 1024
 
 
+# Rows up to which a frame whose bronze size is not known (a gold table) counts as a small batch:
+# about what SMALL_BATCH_BYTES of bronze transactions hold.
+SMALL_BATCH_ROWS = 400_000
+
+
 def is_small_batch(bronze_bytes: int) -> bool:
     return bronze_bytes <= SMALL_BATCH_BYTES
 

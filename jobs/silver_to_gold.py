@@ -172,12 +172,13 @@ def gated(spark: SparkSession, table: DataFrame, name: str, run_date: date, run_
           summaries: dict[str, Any], context: dict[str, Any] | None = None) -> Iterator[GateResult]:
     """Validate a gold table with its suite; `warn` ones are recorded in the job report, a `fail` verdict
     refuses the table's staged snapshot (`jobs.wap.refuse_if_failed`). What the gate cached for its
-    validation is released when the block that stages the table ends."""
+    validation is released when the block that stages the table ends. The gate measures the table's
+    size itself (a few thousand rows validate on their collected rows: `run_quality_gate`)."""
     from jobs.quality import run_quality_gate
 
     result = run_quality_gate(spark, table, suite=name, layer="gold", contract=None,
                               run_date=run_date.isoformat(), run_id=run_id, ops_root=layout.ops, build_docs=False,
-                              context=context)
+                              context=context, small_batch=None)
     try:
         summaries[name] = result.summary
         yield result

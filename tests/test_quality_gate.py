@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
@@ -235,3 +236,37 @@ def test_query_expectations_validated_on_their_own_still_give_one_result_in_suit
         assert "known_customer_ids" not in [t.name for t in spark.catalog.listTables()]
     finally:
         result.release()
+
+
+def test_a_small_batch_validated_on_its_collected_rows_gives_the_spark_engines_verdicts(
+        spark: SparkSession, tmp_path: Path, dirty_result: tuple[GateResult, Path]) -> None:
+    """Small batches validate on GE's pandas engine (query expectations on Spark): same verdicts,
+    counts, samples, routing and stored result as the Spark engine."""
+    on_spark, _ = dirty_result
+    known = spark.createDataFrame([("C1",), ("C2",)], "customer_id string")
+    small = _gate(spark, _frame(spark, DIRTY), tmp_path, small_batch=True, build_docs=False,
+                  context={"previous_row_count": 100, "known_customer_ids": known})
+    try:
+        def described(result: GateResult) -> list[tuple]:
+            return [(f.expectation, f.severity, f.unexpected_count, f.element_count,
+                     sorted(map(repr, f.sample or []))) for f in result.failed + result.warnings + result.routed]
+
+        assert described(small) == described(on_spark)
+        assert small.summary == {**on_spark.summary, "result_path": small.summary["result_path"],
+                                 "docs_path": small.summary["docs_path"]}
+        assert rows(small.quarantined, ["id", "_quarantine_reason"]) == rows(on_spark.quarantined,
+                                                                             ["id", "_quarantine_reason"])
+        assert rows(small.valid, ["id"]) == rows(on_spark.valid, ["id"])
+        assert ([r.success for r in small.validation_result.results]
+                == [r.success for r in on_spark.validation_result.results])
+    finally:
+        small.release()
+
+
+def test_collected_rows_keep_the_sessions_utc_timestamps_and_exact_decimals(spark: SparkSession) -> None:
+    from jobs.quality.local_rows import rows_as_pandas
+
+    frame = rows_as_pandas(_frame(spark, DIRTY))
+    assert list(frame.columns) == ["id", "customer_id", "channel", "amount", "code", "email", "ts"]
+    assert frame["ts"].tolist()[:1] == [pd.Timestamp(TS)] and frame["ts"].tolist()[4] == pd.Timestamp(2030, 1, 1)
+    assert frame["amount"].tolist()[3] == Decimal("500.00") and frame["channel"].tolist()[5] is None

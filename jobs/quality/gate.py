@@ -22,15 +22,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from great_expectations.core import ExpectationSuiteValidationResult
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.validator.validation_statistics import calc_validation_statistics
 from pyspark.sql import DataFrame, SparkSession
 
-from jobs.batch_cache import PinnedFrames
+from jobs.batch_cache import SMALL_BATCH_ROWS, PinnedFrames
 from jobs.contracts import Contract
 from jobs.quality import gx_runtime, store
 from jobs.quality.data_docs import build_data_docs, default_site_root
+from jobs.quality.local_rows import rows_as_pandas
 from jobs.quality.outcomes import (
     ExpectationFailure,
     effective_severity,
@@ -126,7 +128,7 @@ class _Validation:
     routed: list[tuple[SuiteExpectation, ExpectationFailure]]
 
 
-def _validate(df: DataFrame, suite: QualitySuite, runnable: list[SuiteExpectation], asset: str,
+def _validate(df: DataFrame | pd.DataFrame, suite: QualitySuite, runnable: list[SuiteExpectation], asset: str,
               parameters: dict[str, Any], sample_size: int, pii_columns: set[str]) -> _Validation:
     """Pass 1: every expectation, verdicts only (GE bundles the aggregates into a few Spark jobs).
     Pass 2, only if something failed: the failed expectations again with counts, and with GE's own
@@ -169,10 +171,16 @@ def _validate_in_turns(df: DataFrame, suite: QualitySuite, runnable: list[SuiteE
                        views: dict[str, DataFrame], small_batch: bool) -> _Validation:
     """`_validate`, with the query expectations on their own and in turn with other gates' (they read
     session-wide temporary views, see `_session_views`). Their views are pinned while they run: a
-    query expectation scans them twice (GE counts its rows, then fetches them)."""
+    query expectation scans them twice (GE counts its rows, then fetches them).
+
+    On a small batch the other expectations validate on its rows collected once, on GE's pandas
+    engine (jobs/quality/local_rows.py); query expectations are SQL and stay on Spark."""
     plain = [e for e in runnable if not e.is_query]
     queries = [e for e in runnable if e.is_query]
-    parts = [_validate(df, suite, plain, asset, parameters, sample_size, pii_columns)] if plain or not queries else []
+    parts = []
+    if plain or not queries:
+        batch = rows_as_pandas(df) if small_batch else df
+        parts.append(_validate(batch, suite, plain, asset, parameters, sample_size, pii_columns))
     if queries:
         pins = PinnedFrames(small_batch)
         try:
@@ -264,7 +272,8 @@ def run_quality_gate(spark: SparkSession, df: DataFrame, *, suite: str, layer: s
                      run_date: str, run_id: str, ops_root: str, context: dict[str, Any] | None = None,
                      docs_root: str | None = None, build_docs: bool = True,
                      sample_size: int = DEFAULT_SAMPLE_SIZE, suites_directory: Path | None = None,
-                     now: datetime | None = None, persist: bool = True, small_batch: bool = False) -> GateResult:
+                     now: datetime | None = None, persist: bool = True,
+                     small_batch: bool | None = False) -> GateResult:
     """Validate one partition's DataFrame with the `<layer>/<suite>` suite and split it by severity.
 
     `context` carries what some expectations need: scalars become `$PARAMETER`s (e.g.
@@ -275,7 +284,10 @@ def run_quality_gate(spark: SparkSession, df: DataFrame, *, suite: str, layer: s
     `persist=False` validates `df` as given, without caching it first: for a caller whose `df` is a
     cheap projection of a frame it has already persisted (each GE job then reads only the columns
     it needs from that cache, instead of the gate building a second, wider cache of every column).
-    A `small_batch` is checkpointed instead of cached (jobs/batch_cache.py).
+    A `small_batch` is checkpointed instead of cached (jobs/batch_cache.py), and its rows are collected
+    once to validate on Great Expectations' pandas engine (query expectations stay on Spark).
+    `small_batch=None`: the caller does not know the size; the gate caches `df`, counts it, and takes
+    the small-batch path up to `SMALL_BATCH_ROWS` rows.
     """
     del spark  # the DataFrame's own session is used; the parameter keeps job call sites uniform
     now = now or datetime.now(UTC)
@@ -300,8 +312,10 @@ def run_quality_gate(spark: SparkSession, df: DataFrame, *, suite: str, layer: s
 
     pinned = None
     if persist and not df.is_cached:
-        pinned = PinnedFrames(small_batch)
+        pinned = PinnedFrames(bool(small_batch))
         df = pinned.pin(df)
+    if small_batch is None:
+        small_batch = df.count() <= SMALL_BATCH_ROWS
     views = _context_views(context)
     parameters = runtime_parameters(run_date, quality_suite.derived_parameters, context, now)
     runnable, skipped = quality_suite.runnable(set(parameters) | set(views))

@@ -13,6 +13,7 @@ import threading
 from typing import Any
 
 import great_expectations as gx
+import pandas as pd
 from great_expectations.core import ExpectationSuiteValidationResult
 from great_expectations.core.batch_definition import BatchDefinition
 from great_expectations.core.expectation_suite import ExpectationSuite
@@ -27,6 +28,8 @@ from great_expectations.validator.validator import Validator as MetricValidator
 from pyspark.sql import DataFrame
 
 DATASOURCE = "lakehouse"
+# A small batch's rows collected to the driver (jobs/quality/local_rows.py) validate on pandas.
+PANDAS_DATASOURCE = "lakehouse_local_rows"
 BATCH_DEFINITION = "whole_partition"
 # Verdicts only: GE still computes every expectation's metrics (bundled aggregates), but skips the
 # per-expectation queries for failing values, which cost a Spark plan and job each even when empty.
@@ -60,13 +63,14 @@ def shared_context() -> AbstractDataContext:
         if _context is None:
             context = quiet_context()
             context.data_sources.add_spark(name=DATASOURCE, persist=False)
+            context.data_sources.add_pandas(name=PANDAS_DATASOURCE)
             _context = context
         return _context
 
 
-def batch_definition(asset_name: str) -> BatchDefinition:
+def batch_definition(asset_name: str, on_pandas: bool = False) -> BatchDefinition:
     with _lock:
-        datasource = shared_context().data_sources.get(DATASOURCE)
+        datasource = shared_context().data_sources.get(PANDAS_DATASOURCE if on_pandas else DATASOURCE)
         try:
             asset = datasource.get_asset(asset_name)
         except LookupError:
@@ -77,9 +81,11 @@ def batch_definition(asset_name: str) -> BatchDefinition:
             return asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
 
 
-def validate(df: DataFrame, suite: ExpectationSuite, asset_name: str, parameters: dict[str, Any],
+def validate(df: DataFrame | pd.DataFrame, suite: ExpectationSuite, asset_name: str, parameters: dict[str, Any],
              result_format: dict[str, Any]) -> ExpectationSuiteValidationResult:
-    validator = Validator(batch_definition=batch_definition(asset_name), batch_parameters={"dataframe": df},
+    """Validate a Spark DataFrame, or a pandas one (a small batch's collected rows) on GE's pandas engine."""
+    on_pandas = isinstance(df, pd.DataFrame)
+    validator = Validator(batch_definition=batch_definition(asset_name, on_pandas), batch_parameters={"dataframe": df},
                           result_format=result_format)
     return validator.validate_expectation_suite(suite, parameters)
 

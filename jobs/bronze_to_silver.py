@@ -205,7 +205,8 @@ def location_columns(rows: DataFrame) -> list[Column]:
 
 
 def quality_gate(spark: SparkSession, candidates: DataFrame, contract: Contract, ctx: JobContext,
-                 persist: bool, customers: DataFrame | None, small_batch: bool = False) -> GateResult:
+                 persist: bool, customers: DataFrame | None, small_batch: bool = False,
+                 rows: int | None = None) -> GateResult:
     """Validate the rows about to be published with the dataset's silver suite.
 
     `quarantine` expectations route their rows; `warn` ones are recorded; `fail` ones are the gate's
@@ -226,7 +227,7 @@ def quality_gate(spark: SparkSession, candidates: DataFrame, contract: Contract,
     return run_quality_gate(spark, candidates, suite=contract.quality_suite or contract.name, layer="silver",
                             contract=contract, run_date=ctx.run_date.isoformat(), run_id=ctx.run_id,
                             ops_root=ctx.layout.ops, context=context, build_docs=False, persist=persist,
-                            small_batch=small_batch)
+                            small_batch=small_batch, rows=rows)
 
 
 def gate_quarantine_rows(quarantined: DataFrame, contract: Contract, ctx: JobContext,
@@ -468,7 +469,7 @@ def gate_candidates(spark: SparkSession, batch: PreparedBatch) -> GateResult:
     pinned the batch (decided once, from the bronze read: `is_small_read`)."""
     return quality_gate(spark, batch.candidates, batch.run.contract, batch.run.ctx,
                         persist=runs_presidio(batch.run.contract, batch.pii_report), customers=batch.run.customers,
-                        small_batch=batch.split.pinned.small_batch)
+                        small_batch=batch.split.pinned.small_batch, rows=batch.split.winner_rows)
 
 
 def tally_rows(batch: PreparedBatch, gate: GateResult) -> Tally:

@@ -244,7 +244,7 @@ def test_a_small_batch_validated_on_its_collected_rows_gives_the_spark_engines_v
     counts, samples, routing and stored result as the Spark engine."""
     on_spark, _ = dirty_result
     known = spark.createDataFrame([("C1",), ("C2",)], "customer_id string")
-    small = _gate(spark, _frame(spark, DIRTY), tmp_path, small_batch=True, build_docs=False,
+    small = _gate(spark, _frame(spark, DIRTY), tmp_path, small_batch=True, rows=len(DIRTY), build_docs=False,
                   context={"previous_row_count": 100, "known_customer_ids": known})
     try:
         def described(result: GateResult) -> list[tuple]:
@@ -270,3 +270,19 @@ def test_collected_rows_keep_the_sessions_utc_timestamps_and_exact_decimals(spar
     assert list(frame.columns) == ["id", "customer_id", "channel", "amount", "code", "email", "ts"]
     assert frame["ts"].tolist()[:1] == [pd.Timestamp(TS)] and frame["ts"].tolist()[4] == pd.Timestamp(2030, 1, 1)
     assert frame["amount"].tolist()[3] == Decimal("500.00") and frame["channel"].tolist()[5] is None
+
+
+def test_only_batches_known_to_be_small_are_collected(spark: SparkSession, tmp_path: Path, monkeypatch) -> None:
+    """Collecting costs per row in the driver: past COLLECTED_ROWS_LIMIT (or with no row count) the
+    suite runs on Spark; a gate told nothing counts the frame itself."""
+    from jobs.quality import gate
+
+    collected: list[int] = []
+    real = gate.rows_as_pandas
+    monkeypatch.setattr(gate, "rows_as_pandas", lambda df: collected.append(1) or real(df))
+    for attempt, rows_known in enumerate((gate.COLLECTED_ROWS_LIMIT + 1, None)):
+        _gate(spark, _frame(spark, DIRTY), tmp_path / str(attempt), small_batch=True, rows=rows_known,
+              build_docs=False).release()
+        assert collected == []
+    _gate(spark, _frame(spark, DIRTY), tmp_path / "measured", small_batch=None, build_docs=False).release()
+    assert collected == [1]

@@ -85,7 +85,8 @@ def render(doc: dict[str, Any]) -> str:
         f"{core['ratio_without_gate_to_iceberg_floor']:.2f}× |",
         f"| bronze_to_silver | {core['job_seconds']:.1f} | **{core['ratio_to_iceberg_floor']:.2f}×** |",
         "",
-        f"Phases of the fastest run (s): {_phases(core.get('phases'))}.",
+        f"Phases of the fastest run (s): {_phases(core.get('phases'))}; of the fastest run without the "
+        f"gate: {_phases(core.get('phases_without_gate'))}.",
     ]
     scale = sections["scale"]
     lines += ["", "## Scale curve (bronze_to_silver into empty silver, one clean day each)", "",

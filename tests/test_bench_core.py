@@ -22,6 +22,8 @@ def test_the_benchmark_runs_end_to_end_on_a_small_day(spark, tmp_path):
     assert result["ratio_to_iceberg_floor"] == pytest.approx(result["job_seconds"] / result["iceberg_floor_seconds"])
     assert result["ratio"] == pytest.approx(result["job_seconds"] / result["floor_seconds"])
     assert "quality_gate" in result["phases"] and result["phases"]["total"] <= result["job_seconds"]
+    assert "quality_gate" not in result["phases_without_gate"]
+    assert result["phases_without_gate"]["total"] <= result["job_without_gate_seconds"]
     text = "\n".join(section(result))
     assert f"**{result['ratio']:.2f}×**" in text and "| quality_gate |" in text
     assert "| 300 | Iceberg " in text

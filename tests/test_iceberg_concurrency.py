@@ -110,8 +110,8 @@ def test_runs_killed_at_random_points_then_rerun_leave_the_lake_as_a_clean_run(s
     chooser = random.Random(20261203)
     # One random point in each sixth of the clean run's duration (JVM start, read, dedupe, gate, stage,
     # publish), so every stretch of the run gets its kill, which ten uniform draws did not guarantee,
-    # in 40% fewer JVM starts. A run that finishes before its point is not
-    # a kill: the run's duration is taken from it, and another point is drawn in the same stretch.
+    # in 40% fewer JVM starts. A run that finishes before its point is not a kill: the run's duration
+    # is taken from it, and another point is drawn in the same stretch.
     strata, kills, attempts, duration = 6, [], 0, clean["seconds"]
     while len(kills) < strata and attempts < 20:
         stretch = (duration - 1.0) / strata
